@@ -1,0 +1,17 @@
+/**
+ * @wavenet/core — hierarchical (WaveNet-style) character-level language
+ * models as pure functions over immutable values. No I/O, no Node built-ins:
+ * this package bundles for a browser.
+ */
+export * from './tensor.js'
+export type { Kernels } from './kernels/kernels.js'
+export { referenceKernels } from './kernels/reference.js'
+export * from './random.js'
+export type { Activation, Backward, Forward, LayerOps, Mode, Named } from './layers/layer.js'
+export * from './layers/embedding.js'
+export * from './layers/flatten.js'
+export * from './layers/linear.js'
+export * from './layers/batchnorm.js'
+export * from './layers/tanh.js'
+export * from './layers/sequential.js'
+export * from './loss.js'

@@ -1,0 +1,98 @@
+/**
+ * The numeric primitives that dominate the cost of a training step.
+ *
+ * Destination-passing style: every primitive writes into an output buffer it is
+ * given and returns nothing (except reductions that produce a scalar). Buffers
+ * are plain typed arrays, so a backend whose memory lives elsewhere (a
+ * WebAssembly memory, a GPU) can hand out views of its own memory through
+ * `alloc` and recognise them when they come back, without the layers changing.
+ *
+ * Matrices are row-major. Unless a doc says otherwise, an output is fully
+ * overwritten (its previous contents are never read).
+ */
+import type { FloatArray } from '../tensor.js'
+
+export interface Kernels {
+  /** Name reported to users, e.g. `js` or `wasm`. */
+  readonly name: string
+
+  /**
+   * A buffer of `n` elements of the same precision as `like`. Its contents are
+   * unspecified: kernels that write it overwrite it completely.
+   */
+  alloc<D extends FloatArray>(like: D, n: number): D
+
+  /**
+   * C = op(A) · op(B), or C += op(A) · op(B) when `accumulate`.
+   * C is m×n; op(A) is m×k (A is stored k×m when `transA`); op(B) is k×n (B is
+   * stored n×k when `transB`).
+   */
+  matmul(
+    m: number, n: number, k: number,
+    a: FloatArray, transA: boolean,
+    b: FloatArray, transB: boolean,
+    c: FloatArray, accumulate: boolean,
+  ): void
+
+  /** Every row of the rows×cols matrix `out` set to the vector `v` (cols). */
+  broadcastRows(v: FloatArray, out: FloatArray, rows: number, cols: number): void
+
+  /** out[j] = Σ_i x[i, j] over a rows×cols matrix (a bias gradient). */
+  sumRows(x: FloatArray, out: FloatArray, rows: number, cols: number): void
+
+  /** y = tanh(x), elementwise over n values. */
+  tanhForward(x: FloatArray, y: FloatArray, n: number): void
+
+  /** dx = dy · (1 − y²), the derivative of tanh written with its output y. */
+  tanhBackward(y: FloatArray, dy: FloatArray, dx: FloatArray, n: number): void
+
+  /** out[i, :] = table[ids[i], :] for count ids; table rows have `dim` values. */
+  gather(table: FloatArray, ids: Int32Array, out: FloatArray, count: number, dim: number): void
+
+  /**
+   * dTable = Σ over i with ids[i] = r of dy[i, :], for every row r of a table
+   * of `rows` rows (rows not indexed get zeros). The scatter-add that is
+   * gather's gradient.
+   */
+  scatterAdd(dy: FloatArray, ids: Int32Array, dTable: FloatArray, count: number, dim: number, rows: number): void
+
+  /**
+   * Per-column batch statistics of a rows×cols matrix: mean[j] and the biased
+   * variance var[j] = (1/rows) Σ_i (x[i, j] − mean[j])².
+   */
+  columnMoments(x: FloatArray, mean: FloatArray, variance: FloatArray, rows: number, cols: number): void
+
+  /**
+   * Normalise then scale and shift, per column j:
+   * xhat = (x − mean[j]) / sqrt(var[j] + eps), y = gamma[j] · xhat + beta[j].
+   * Writes both xhat (kept for backward) and y.
+   */
+  normalize(
+    x: FloatArray, mean: FloatArray, variance: FloatArray, gamma: FloatArray, beta: FloatArray, eps: number,
+    xhat: FloatArray, y: FloatArray, rows: number, cols: number,
+  ): void
+
+  /**
+   * Gradient of `normalize`, per column j with s = 1/sqrt(var[j] + eps), n = rows:
+   * dgamma = Σ dy·xhat, dbeta = Σ dy, and
+   * - batch statistics (training mode, mean and var are functions of x):
+   *   dx = gamma·s/n · (n·dy − dbeta − xhat·dgamma);
+   * - fixed statistics (eval mode): dx = gamma·s·dy.
+   */
+  normalizeBackward(
+    dy: FloatArray, xhat: FloatArray, variance: FloatArray, gamma: FloatArray, eps: number, batchStatistics: boolean,
+    dx: FloatArray, dgamma: FloatArray, dbeta: FloatArray, rows: number, cols: number,
+  ): void
+
+  /**
+   * Softmax of each row of a rows×cols matrix of logits into `probs`, and the
+   * mean over rows of −log softmax(logits)[target]. Stable: each row is
+   * shifted by its maximum before exponentiation.
+   */
+  softmaxCrossEntropy(logits: FloatArray, targets: Int32Array, probs: FloatArray, rows: number, cols: number): number
+
+  /** dlogits = scale · (probs − onehot(targets)), the gradient of the mean loss times rows·scale. */
+  softmaxCrossEntropyBackward(
+    probs: FloatArray, targets: Int32Array, scale: number, dlogits: FloatArray, rows: number, cols: number,
+  ): void
+}

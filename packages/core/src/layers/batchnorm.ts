@@ -1,0 +1,111 @@
+/**
+ * BatchNorm1d over the last axis, (…, C) → (…, C), as torch.nn.BatchNorm1d
+ * with the lecture's extension to 3-D inputs: statistics are taken over every
+ * axis but the last.
+ *
+ * train: xhat = (x − mean) / sqrt(var + eps) with the batch mean and the
+ *        biased batch variance; running_mean ← (1 − m)·running_mean + m·mean,
+ *        running_var ← (1 − m)·running_var + m·var·n/(n − 1) (unbiased).
+ * eval:  the same with the running statistics.
+ * Both:  y = weight · xhat + bias.
+ */
+import { type FloatArray, type Tensor, tensor } from '../tensor.js'
+import type { LayerOps } from './layer.js'
+import { floatInput, replaced } from './layer.js'
+
+export interface BatchNorm1d {
+  readonly kind: 'batchnorm'
+  /** γ, (C) */
+  readonly weight: Tensor
+  /** β, (C) */
+  readonly bias: Tensor
+  /** (C) */
+  readonly runningMean: Tensor
+  /** (C), unbiased */
+  readonly runningVar: Tensor
+  readonly eps: number
+  readonly momentum: number
+}
+
+export interface BatchNormOptions {
+  readonly eps?: number
+  readonly momentum?: number
+}
+
+/** A fresh layer: γ = 1, β = 0, running mean 0, running variance 1. */
+export const batchNorm1d = (dim: number, options: BatchNormOptions = {}): BatchNorm1d => ({
+  kind: 'batchnorm',
+  weight: tensor([dim], new Float32Array(dim).fill(1)),
+  bias: tensor([dim], new Float32Array(dim)),
+  runningMean: tensor([dim], new Float32Array(dim)),
+  runningVar: tensor([dim], new Float32Array(dim).fill(1)),
+  eps: options.eps ?? 1e-5,
+  momentum: options.momentum ?? 0.1,
+})
+
+export interface BatchNormTape {
+  readonly xhat: Tensor
+  /** The variance that normalised the input: the batch's (train) or the running one (eval). */
+  readonly variance: FloatArray
+  readonly batchStatistics: boolean
+}
+
+/** (1 − m)·running + m·scale·batch, elementwise, into a new array. */
+const blend = (running: FloatArray, batch: FloatArray, momentum: number, scale: number): FloatArray =>
+  running.map((r, j) => (1 - momentum) * r + momentum * scale * batch[j]!)
+
+export const batchNormOps: LayerOps<BatchNorm1d, BatchNormTape> = {
+  forward(k, layer, input, mode) {
+    const x = floatInput(input, 'batchnorm')
+    const cols = layer.weight.shape[0]!
+    if (x.shape[x.shape.length - 1] !== cols) {
+      throw new RangeError(`batchnorm(${cols}) got input [${x.shape.join(', ')}]`)
+    }
+    const rows = x.data.length / cols
+    const xhat = k.alloc(x.data, x.data.length)
+    const y = k.alloc(x.data, x.data.length)
+    if (mode === 'eval') {
+      const { runningMean: mean, runningVar: variance } = layer
+      k.normalize(x.data, mean.data, variance.data, layer.weight.data, layer.bias.data, layer.eps, xhat, y, rows, cols)
+      return {
+        y: tensor(x.shape, y),
+        tape: { xhat: tensor(x.shape, xhat), variance: variance.data, batchStatistics: false },
+        layer,
+      }
+    }
+    if (rows < 2) throw new RangeError('batchnorm in training mode needs more than one value per channel')
+    const mean = k.alloc(x.data, cols)
+    const variance = k.alloc(x.data, cols)
+    k.columnMoments(x.data, mean, variance, rows, cols)
+    k.normalize(x.data, mean, variance, layer.weight.data, layer.bias.data, layer.eps, xhat, y, rows, cols)
+    const updated: BatchNorm1d = {
+      ...layer,
+      runningMean: tensor([cols], blend(layer.runningMean.data, mean, layer.momentum, 1)),
+      runningVar: tensor([cols], blend(layer.runningVar.data, variance, layer.momentum, rows / (rows - 1))),
+    }
+    return { y: tensor(x.shape, y), tape: { xhat: tensor(x.shape, xhat), variance, batchStatistics: true }, layer: updated }
+  },
+
+  backward(k, layer, tape, dy) {
+    const cols = layer.weight.shape[0]!
+    const rows = dy.data.length / cols
+    const dx = k.alloc(dy.data, dy.data.length)
+    const dWeight = k.alloc(dy.data, cols)
+    const dBias = k.alloc(dy.data, cols)
+    k.normalizeBackward(
+      dy.data, tape.xhat.data, tape.variance, layer.weight.data, layer.eps, tape.batchStatistics,
+      dx, dWeight, dBias, rows, cols,
+    )
+    return { dx: tensor(dy.shape, dx), grads: { weight: tensor([cols], dWeight), bias: tensor([cols], dBias) } }
+  },
+
+  parameters: (layer) => ({ weight: layer.weight, bias: layer.bias }),
+  buffers: (layer) => ({ running_mean: layer.runningMean, running_var: layer.runningVar }),
+  withTensors: (layer, tensors) => ({
+    ...layer,
+    weight: replaced(tensors, 'weight', layer.weight),
+    bias: replaced(tensors, 'bias', layer.bias),
+    runningMean: replaced(tensors, 'running_mean', layer.runningMean),
+    runningVar: replaced(tensors, 'running_var', layer.runningVar),
+  }),
+}
