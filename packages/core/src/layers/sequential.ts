@@ -76,8 +76,8 @@ const sequentialOps: LayerOps<Sequential, SequentialTape> = {
     return { dx: d, grads: Object.assign({}, ...grads) }
   },
 
-  parameters: (layer) => collect(layer, parameters),
-  buffers: (layer) => collect(layer, buffers),
+  parameters: (layer) => collect(layer, layerParameters),
+  buffers: (layer) => collect(layer, layerBuffers),
   withTensors: (layer, tensors) => ({
     ...layer,
     layers: layer.layers.map((child, i) => withTensors(child, childTensors(layer.names[i]!, tensors))),
@@ -105,10 +105,10 @@ export const backward = <L extends Layer>(kernels: Kernels, layer: L, tape: unkn
   opsOf(layer).backward(kernels, layer, tape, dy)
 
 /** The trainable tensors of any layer, by name. */
-export const parameters = (layer: Layer): Named => opsOf(layer).parameters(layer)
+export const layerParameters = (layer: Layer): Named => opsOf(layer).parameters(layer)
 
 /** The running statistics of any layer, by name. */
-export const buffers = (layer: Layer): Named => opsOf(layer).buffers(layer)
+export const layerBuffers = (layer: Layer): Named => opsOf(layer).buffers(layer)
 
 /** Any layer with some of its parameters and buffers replaced, by name. */
 export const withTensors = <L extends Layer>(layer: L, tensors: Named): L => opsOf(layer).withTensors(layer, tensors)

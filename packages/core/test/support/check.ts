@@ -4,7 +4,7 @@
  */
 import { expect } from 'vitest'
 import {
-  backward, crossEntropy, crossEntropyBackward, forward, parameters, referenceKernels as k, withTensors,
+  backward, crossEntropy, crossEntropyBackward, forward, layerParameters, referenceKernels as k, withTensors,
   type Activation, type IndexTensor, type Layer, type Mode, type Tensor,
 } from '../../src/index.js'
 import { numericalGradient, project, relativeError, TOLERANCE } from './gradcheck.js'
@@ -29,7 +29,7 @@ export const gradientErrors = (layer: Layer, x: Activation, mode: Mode, objectiv
   const out = forward(k, layer, x, mode)
   const { dx, grads } = backward(k, layer, out.tape, objective.gradient(out.y))
   const errors: Record<string, number> = {}
-  for (const [name, p] of Object.entries(parameters(layer))) {
+  for (const [name, p] of Object.entries(layerParameters(layer))) {
     const data = Float64Array.from(p.data)
     const perturbed = withTensors(layer, { [name]: { shape: p.shape, data } })
     const numeric = numericalGradient(() => objective.value(forward(k, perturbed, x, mode).y), data)

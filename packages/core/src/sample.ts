@@ -1,0 +1,97 @@
+/**
+ * Generation: words drawn character by character from the model in eval
+ * mode, with temperature, top-k, an optional prefix and a maximum length.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import { encode, type UnknownCharacter, type Vocabulary } from './data.js'
+import type { Kernels } from './kernels/kernels.js'
+import { type Model, modelForward, receptiveField } from './model.js'
+import { drawWith, type Draws, type Rng } from './random.js'
+import { indices } from './tensor.js'
+
+export interface SampleOptions {
+  /** Logits are divided by it: below 1 sharpens, above 1 flattens. Default 1. */
+  readonly temperature?: number
+  /** Draw only among the k most likely characters. Default: all. */
+  readonly topK?: number
+  /** Every word starts with it. Default: none. */
+  readonly prefix?: string
+  /** Words stop at this many characters (prefix included) even if the boundary never comes. Default 64. */
+  readonly maxLength?: number
+}
+
+/**
+ * The next-character distribution from one row of logits: softmax(logits / T)
+ * restricted to the k largest logits (ties broken by lower index).
+ */
+export const nextDistribution = (logits: ArrayLike<number>, temperature: number, topK: number): Float64Array => {
+  const order = Array.from({ length: logits.length }, (_, i) => i).sort((a, b) => logits[b]! - logits[a]! || a - b)
+  const kept = order.slice(0, Math.max(1, Math.min(topK, logits.length)))
+  const max = logits[kept[0]!]!
+  const probs = new Float64Array(logits.length)
+  let sum = 0
+  for (const i of kept) {
+    probs[i] = Math.exp((logits[i]! - max) / temperature)
+    sum += probs[i]!
+  }
+  for (const i of kept) probs[i]! /= sum
+  return probs
+}
+
+const draw = (draws: Draws, probs: Float64Array): number => {
+  const u = draws.float()
+  let cumulative = 0
+  let last = 0
+  for (let i = 0; i < probs.length; i++) {
+    if (probs[i]! === 0) continue
+    cumulative += probs[i]!
+    last = i
+    if (u < cumulative) return i
+  }
+  return last
+}
+
+/**
+ * `count` words from the model, generated side by side; the same generator
+ * gives the same words. Fails only when the prefix has a character outside
+ * the vocabulary.
+ */
+export const sampleWords = (
+  kernels: Kernels, model: Model, vocab: Vocabulary, rng: Rng, count: number, options: SampleOptions = {},
+): E.Either<UnknownCharacter, [string[], Rng]> => {
+  const temperature = options.temperature ?? 1
+  const topK = options.topK ?? vocab.symbols.length
+  const maxLength = options.maxLength ?? 64
+  if (!(temperature > 0)) throw new RangeError(`temperature must be positive, got ${temperature}`)
+  if (!(Number.isInteger(topK) && topK >= 1)) throw new RangeError(`top-k must be a positive integer, got ${topK}`)
+  const prefix = encode(vocab, options.prefix ?? '')
+  if (E.isLeft(prefix)) return prefix
+  const block = receptiveField(model)
+  const vocabSize = vocab.symbols.length
+  return E.right(drawWith(rng, (draws) => {
+    const words = Array.from({ length: count }, () => [...prefix.right])
+    const contexts = Array.from({ length: count }, () => {
+      const context = new Int32Array(block)
+      for (const id of prefix.right) {
+        context.copyWithin(0, 1)
+        context[block - 1] = id
+      }
+      return context
+    })
+    let active = words.map((w, i) => (w.length < maxLength ? i : -1)).filter((i) => i >= 0)
+    while (active.length > 0) {
+      const batch = new Int32Array(active.length * block)
+      active.forEach((w, row) => batch.set(contexts[w]!, row * block))
+      const logits = modelForward(kernels, model, indices([active.length, block], batch), 'eval').y.data
+      active = active.filter((w, row) => {
+        const next = draw(draws, nextDistribution(logits.subarray(row * vocabSize, (row + 1) * vocabSize), temperature, topK))
+        if (next === 0) return false
+        words[w]!.push(next)
+        contexts[w]!.copyWithin(0, 1)
+        contexts[w]![block - 1] = next
+        return words[w]!.length < maxLength
+      })
+    }
+    return words.map((ids) => ids.map((id) => vocab.symbols[id]!).join(''))
+  }))
+}

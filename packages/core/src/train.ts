@@ -1,0 +1,53 @@
+/**
+ * One training step and evaluation, as pure functions over values: the
+ * building blocks of any training loop (the CLI's, or a user's own).
+ */
+import { type Batch, type Examples, allExamples } from './data.js'
+import type { Kernels } from './kernels/kernels.js'
+import { backward } from './layers/sequential.js'
+import { crossEntropy, crossEntropyBackward } from './loss.js'
+import { type Model, modelForward, trainableParameters, withParameters } from './model.js'
+import type { Optimizer, OptimizerState } from './optim.js'
+import { indices } from './tensor.js'
+
+export interface StepResult {
+  /** The model after the update, with its batchnorm running statistics updated. */
+  readonly model: Model
+  readonly state: OptimizerState
+  /** The minibatch loss before the update. */
+  readonly loss: number
+}
+
+/** Forward in train mode, cross-entropy, backward, one optimizer update. */
+export const trainStep = (
+  kernels: Kernels, model: Model, optimizer: Optimizer, state: OptimizerState, batch: Batch,
+): StepResult => {
+  const out = modelForward(kernels, model, batch.contexts, 'train')
+  const { loss, tape } = crossEntropy(kernels, out.y, batch.targets)
+  const { grads } = backward(kernels, model.net, out.tape, crossEntropyBackward(kernels, tape))
+  const [params, next] = optimizer.update(trainableParameters(model), grads, state)
+  return { model: withParameters(out.layer, params), state: next, loss }
+}
+
+/** Mean cross-entropy of a batch in eval mode. */
+export const batchLoss = (kernels: Kernels, model: Model, batch: Batch): number =>
+  crossEntropy(kernels, modelForward(kernels, model, batch.contexts, 'eval').y, batch.targets).loss
+
+/**
+ * Mean cross-entropy over every example in eval mode (the lecture's
+ * `split_loss`), computed in chunks so memory stays bounded.
+ */
+export const evaluate = (kernels: Kernels, model: Model, data: Examples, chunk = 4096): number => {
+  if (data.count === 0) return Number.NaN
+  const all = allExamples(data)
+  let total = 0
+  for (let start = 0; start < data.count; start += chunk) {
+    const end = Math.min(start + chunk, data.count)
+    const batch: Batch = {
+      contexts: indices([end - start, data.blockSize], all.contexts.data.subarray(start * data.blockSize, end * data.blockSize)),
+      targets: indices([end - start], all.targets.data.subarray(start, end)),
+    }
+    total += batchLoss(kernels, model, batch) * (end - start)
+  }
+  return total / data.count
+}

@@ -1,0 +1,92 @@
+/** The models' shapes, parameter counts, names and receptive fields; the lecture's initial loss. */
+import { readFileSync } from 'node:fs'
+import * as E from 'fp-ts/lib/Either.js'
+import { describe, expect, it } from 'vitest'
+import {
+  buildVocabulary, examples, flatMlp, minibatch, parameterCount, parameters, receptiveField, referenceKernels as k,
+  seeded, trainStep, sgd, wavenet, batchLoss, parseCorpus, modelForward,
+} from '../src/index.js'
+
+const lecture = { vocab: 27, levels: 3, embedding: 24, hidden: 128, seed: 1 }
+
+describe('wavenet', () => {
+  it("has the lecture's 76,579 parameters and sees 8 characters", () => {
+    const model = wavenet(lecture)
+    expect(parameterCount(model)).toBe(76_579)
+    expect(receptiveField(model)).toBe(8)
+  })
+
+  it('doubles its field with each level: 2, 4, 8, 16, 32', () => {
+    expect([1, 2, 3, 4, 5].map((levels) => receptiveField(wavenet({ ...lecture, levels })))).toEqual([2, 4, 8, 16, 32])
+  })
+
+  it('names its tensors as the checkpoint does, with their shapes', () => {
+    const shapes = Object.fromEntries(Object.entries(parameters(wavenet({ ...lecture, levels: 2 }))).map(([n, t]) => [n, t.shape]))
+    expect(shapes).toEqual({
+      'embedding.weight': [27, 24],
+      'fuse.0.linear.weight': [128, 48],
+      'fuse.0.norm.weight': [128],
+      'fuse.0.norm.bias': [128],
+      'fuse.0.norm.running_mean': [128],
+      'fuse.0.norm.running_var': [128],
+      'fuse.1.linear.weight': [128, 256],
+      'fuse.1.norm.weight': [128],
+      'fuse.1.norm.bias': [128],
+      'fuse.1.norm.running_mean': [128],
+      'fuse.1.norm.running_var': [128],
+      'head.weight': [27, 128],
+      'head.bias': [27],
+    })
+  })
+
+  it('initialises as the lecture: N(0, 1) embeddings, N(0, 1)/sqrt(fanIn) weights, a 0.1-scaled head, zero biases', () => {
+    const p = parameters(wavenet({ ...lecture, seed: 7 }))
+    const std = (d: ArrayLike<number>): number => {
+      const xs = Array.from(d)
+      const m = xs.reduce((a, b) => a + b, 0) / xs.length
+      return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length)
+    }
+    expect(std(p['embedding.weight']!.data)).toBeCloseTo(1, 1)
+    expect(std(p['fuse.1.linear.weight']!.data) * Math.sqrt(256)).toBeCloseTo(1, 1)
+    expect(std(p['head.weight']!.data) * Math.sqrt(128)).toBeCloseTo(0.1, 2)
+    expect(Array.from(p['head.bias']!.data).every((v) => v === 0)).toBe(true)
+    expect(Array.from(p['fuse.0.norm.weight']!.data).every((v) => v === 1)).toBe(true)
+  })
+
+  it('rejects a group size below 2 and non-positive sizes', () => {
+    expect(() => wavenet({ ...lecture, groupSize: 1 })).toThrow(/groupSize/)
+    expect(() => wavenet({ ...lecture, hidden: 0 })).toThrow(/hidden/)
+  })
+})
+
+describe('flatMlp', () => {
+  it("is the lecture's flat baseline: context·embedding inputs into one hidden layer", () => {
+    const model = flatMlp({ vocab: 27, context: 3, embedding: 10, hidden: 200, seed: 1 })
+    // 27·10 + 30·200 + 2·200 + 200·27 + 27, the lecture's 12,097
+    expect(parameterCount(model)).toBe(12_097)
+    expect(receptiveField(model)).toBe(3)
+  })
+})
+
+describe("the lecture's model on the names data", () => {
+  const words = parseCorpus(readFileSync(new URL('../../../../shared/data/names.txt', import.meta.url), 'utf8')).words
+  const vocab = buildVocabulary(words)
+  const data = E.getOrElseW(() => { throw new Error('names data did not encode') })(examples(vocab, words, 8))
+
+  it('starts at a loss close to −ln(1/27) ≈ 3.30', () => {
+    const [batch] = minibatch(seeded(42), data, 32)
+    expect(vocab.symbols).toHaveLength(27)
+    expect(batchLoss(k, wavenet({ ...lecture, seed: 42 }), batch)).toBeCloseTo(Math.log(27), 1)
+  })
+
+  it('learns: a few SGD steps lower the loss on the batch they see', () => {
+    const [batch] = minibatch(seeded(3), data, 64)
+    const optimizer = sgd({ lr: 0.1, totalSteps: 20, decayAt: 0.75, decay: 0.1 })
+    let model = wavenet({ ...lecture, seed: 3 })
+    let state = optimizer.init({})
+    const before = batchLoss(k, model, batch)
+    for (let i = 0; i < 20; i++) ({ model, state } = trainStep(k, model, optimizer, state, batch))
+    expect(batchLoss(k, model, batch)).toBeLessThan(before - 0.3)
+    expect(modelForward(k, model, batch.contexts, 'eval').y.shape).toEqual([64, 27])
+  })
+})
