@@ -1,0 +1,82 @@
+// Elementwise and row-wise kernels. Each loops 4 lanes at a time and finishes
+// the last n mod 4 values one by one, never touching memory past the end.
+
+import { tanh4 } from './math'
+
+/** y = tanh(x) over n values. */
+export function tanhForward(x: usize, y: usize, n: i32): void {
+  let i = 0
+  for (; i + 4 <= n; i += 4) {
+    const at = <usize>i * 4
+    v128.store(y + at, tanh4(v128.load(x + at)))
+  }
+  // The tail goes through the same vector formula so every value is rounded
+  // the same way, wherever it sits.
+  for (; i < n; i++) {
+    const at = <usize>i * 4
+    store<f32>(y + at, f32x4.extract_lane(tanh4(f32x4.splat(load<f32>(x + at))), 0))
+  }
+}
+
+/** dx = dy · (1 − y²) over n values. */
+export function tanhBackward(y: usize, dy: usize, dx: usize, n: i32): void {
+  const one = f32x4.splat(1)
+  let i = 0
+  for (; i + 4 <= n; i += 4) {
+    const at = <usize>i * 4
+    const yi = v128.load(y + at)
+    v128.store(dx + at, f32x4.mul(v128.load(dy + at), f32x4.sub(one, f32x4.mul(yi, yi))))
+  }
+  for (; i < n; i++) {
+    const at = <usize>i * 4
+    const yi = load<f32>(y + at)
+    store<f32>(dx + at, load<f32>(dy + at) * (1 - yi * yi))
+  }
+}
+
+/** dst[j] += src[j] for j < n. */
+// @ts-ignore: decorator
+@inline
+export function addInto(dst: usize, src: usize, n: i32): void {
+  let j = 0
+  for (; j + 4 <= n; j += 4) {
+    const at = <usize>j * 4
+    v128.store(dst + at, f32x4.add(v128.load(dst + at), v128.load(src + at)))
+  }
+  for (; j < n; j++) {
+    const at = <usize>j * 4
+    store<f32>(dst + at, load<f32>(dst + at) + load<f32>(src + at))
+  }
+}
+
+/** Every row of the rows×cols matrix `out` set to the vector v. */
+export function broadcastRows(v: usize, out: usize, rows: i32, cols: i32): void {
+  const rowBytes = <usize>cols * 4
+  for (let i = 0; i < rows; i++) memory.copy(out + <usize>i * rowBytes, v, rowBytes)
+}
+
+/** out[j] = Σ_i x[i, j], rows added in order. */
+export function sumRows(x: usize, out: usize, rows: i32, cols: i32): void {
+  const rowBytes = <usize>cols * 4
+  memory.fill(out, 0, rowBytes)
+  for (let i = 0; i < rows; i++) addInto(out, x + <usize>i * rowBytes, cols)
+}
+
+/** out[i, :] = table[ids[i], :]; ids are checked by the caller. */
+export function gather(table: usize, ids: usize, out: usize, count: i32, dim: i32): void {
+  const rowBytes = <usize>dim * 4
+  for (let i = 0; i < count; i++) {
+    const row = <usize>load<i32>(ids + <usize>i * 4)
+    memory.copy(out + <usize>i * rowBytes, table + row * rowBytes, rowBytes)
+  }
+}
+
+/** dTable = 0, then dTable[ids[i], :] += dy[i, :] in order of i. */
+export function scatterAdd(dy: usize, ids: usize, dTable: usize, count: i32, dim: i32, rows: i32): void {
+  const rowBytes = <usize>dim * 4
+  memory.fill(dTable, 0, <usize>rows * rowBytes)
+  for (let i = 0; i < count; i++) {
+    const row = <usize>load<i32>(ids + <usize>i * 4)
+    addInto(dTable + row * rowBytes, dy + <usize>i * rowBytes, dim)
+  }
+}

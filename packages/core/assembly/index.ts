@@ -1,0 +1,14 @@
+// The WebAssembly SIMD kernels (float32). Compiled by scripts/build-wasm.mjs
+// with an imported memory and no runtime: every kernel works on byte offsets
+// into that memory, which the JS side (src/kernels/wasm.ts) manages.
+
+export { matmul, matmulScratchBytes } from './matmul'
+export { tanhForward, tanhBackward, broadcastRows, sumRows, gather, scatterAdd } from './elementwise'
+export { columnMoments, normalize, normalizeBackward } from './batchnorm'
+export { softmaxCrossEntropy, softmaxCrossEntropyBackward } from './softmax'
+export { multiplyAddPeak } from './peak'
+
+/** First byte past the module's static data: the JS arena starts at or after it. */
+export function heapBase(): usize {
+  return __heap_base
+}
