@@ -51,3 +51,33 @@ export const evaluate = (kernels: Kernels, model: Model, data: Examples, chunk =
   }
   return total / data.count
 }
+
+/**
+ * A training run's working state: it owns the current model and optimizer
+ * state and advances them one minibatch at a time. Implementations may keep
+ * preallocated buffers and update them in place (the values they hand out
+ * through `snapshot` are copies, never mutated afterwards), so a loop written
+ * against this interface runs on any backend.
+ */
+export interface TrainingSession {
+  /** One step (forward, loss, backward, update) on the batch; returns the loss before the update. */
+  step(batch: Batch): number
+  /** The current model and optimizer state as immutable values. */
+  snapshot(): { readonly model: Model; readonly state: OptimizerState }
+  /** Releases what the session holds (buffers in a backend's memory). */
+  dispose(): void
+}
+
+/** A session over the pure `trainStep`: works with any kernels. */
+export const pureSession = (kernels: Kernels, model: Model, optimizer: Optimizer, state: OptimizerState): TrainingSession => {
+  let current = { model, state }
+  return {
+    step(batch) {
+      const result = trainStep(kernels, current.model, optimizer, current.state, batch)
+      current = { model: result.model, state: result.state }
+      return result.loss
+    },
+    snapshot: () => current,
+    dispose: () => undefined,
+  }
+}
