@@ -107,3 +107,12 @@ export const adamW = (schedule: Schedule, options: AdamWOptions = {}): Optimizer
     },
   }
 }
+
+/** Everything needed to rebuild an optimizer: what a checkpoint records so a run can resume. */
+export type OptimizerConfig =
+  | ({ readonly kind: 'sgd' } & Schedule)
+  | ({ readonly kind: 'adamw'; readonly betas: readonly [number, number]; readonly eps: number; readonly weightDecay: number } & Schedule)
+
+/** The optimizer a configuration describes. */
+export const optimizerFrom = (config: OptimizerConfig): Optimizer =>
+  config.kind === 'sgd' ? sgd(config) : adamW(config, config)
