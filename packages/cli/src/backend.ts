@@ -1,0 +1,101 @@
+/**
+ * The compute backend as a service: the kernels every command runs on, held
+ * as a scoped resource so a GPU context is created once per run and released
+ * when the run ends, on success, error or interruption.
+ *
+ * - `wasm` (default): WebAssembly SIMD kernels; falls back to `js`, saying
+ *   so, where the engine has no WebAssembly SIMD.
+ * - `js`: the plain-TypeScript reference kernels.
+ * - `gpu`, `gpu:<mode>`: gpu.js kernels (@wavenet/gpu, imported only when
+ *   asked for, so other runs never load gpu.js or Dawn). A named mode that is
+ *   unavailable is an error; `gpu` alone picks the best mode and says so.
+ */
+import {
+  createWasmKernels, type Kernels, type Model, type Optimizer, type OptimizerState, pureSession, referenceKernels,
+  type TrainingSession, wasmKernelsUnavailable, type WasmKernels,
+} from '@wavenet/core'
+import { Context, Effect, Layer } from 'effect'
+import { BackendError } from './errors.js'
+
+export interface Backend {
+  /** What `--json` reports: `wasm`, `js` or `gpu:<mode>`. */
+  readonly name: string
+  readonly kernels: Kernels
+  /** Runs `f`, then frees whatever working memory it allocated through the kernels. `f` must not return such memory. */
+  scratch<A>(f: () => A): A
+  /** A training session on these kernels. */
+  session(model: Model, optimizer: Optimizer, state: OptimizerState, batchSize: number): TrainingSession
+}
+
+export class BackendService extends Context.Tag('wavenet/Backend')<BackendService, Backend>() {}
+
+/** The backends `--backend` accepts. */
+export const backendNames = ['wasm', 'js', 'gpu', 'gpu:auto', 'gpu:webgpu', 'gpu:headlessgl', 'gpu:webasm', 'gpu:cpu'] as const
+export type BackendName = (typeof backendNames)[number]
+
+const plain = (kernels: Kernels, name: string): Backend => ({
+  name,
+  kernels,
+  scratch: (f) => f(),
+  session: (model, optimizer, state) => pureSession(kernels, model, optimizer, state),
+})
+
+const wasm = (kernels: WasmKernels): Backend => ({
+  name: 'wasm',
+  kernels,
+  scratch(f) {
+    const mark = kernels.arena.mark()
+    try {
+      return f()
+    } finally {
+      kernels.arena.reset(mark)
+    }
+  },
+  session: (model, optimizer, state) => pureSession(kernels, model, optimizer, state),
+})
+
+/** The part of @wavenet/gpu this module uses, so tests can supply their own opener. */
+export interface GpuHandle {
+  readonly kernels: Kernels
+  readonly mode: string
+  readonly fellBack?: string
+  destroy(): Promise<void>
+}
+
+export type GpuOpener = (mode: string) => Promise<GpuHandle>
+
+const openGpu: GpuOpener = async (mode) => {
+  const gpu = await import('@wavenet/gpu')
+  return gpu.createGpuKernels(mode as Parameters<typeof gpu.createGpuKernels>[0])
+}
+
+/** The GPU backend as a scoped resource: opened once, destroyed when the scope closes. */
+export const gpuBackend = (mode: string, open: GpuOpener = openGpu) =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: () => open(mode),
+      catch: (e) => new BackendError({ message: `--backend gpu:${mode}: ${e instanceof Error ? e.message : String(e)}` }),
+    }),
+    (gpu) => Effect.promise(() => gpu.destroy()).pipe(Effect.tap(() => Effect.logDebug(`released gpu:${gpu.mode}`))),
+  ).pipe(
+    Effect.tap((gpu) =>
+      gpu.fellBack === undefined ? Effect.logInfo(`backend gpu:${gpu.mode}`) : Effect.logWarning(`backend gpu:${gpu.mode} (skipped ${gpu.fellBack})`),
+    ),
+    Effect.map((gpu) => plain(gpu.kernels, `gpu:${gpu.mode}`)),
+  )
+
+/** The backend a name selects, as a layer whose resources live as long as it does. */
+export const backendLayer = (name: BackendName, open: GpuOpener = openGpu): Layer.Layer<BackendService, BackendError> => {
+  if (name === 'js') return Layer.succeed(BackendService, plain(referenceKernels, 'js'))
+  if (name === 'wasm') {
+    return Layer.effect(BackendService, Effect.suspend(() => {
+      const kernels = createWasmKernels()
+      if (kernels !== undefined) return Effect.succeed(wasm(kernels))
+      return Effect.logWarning(`wasm kernels unavailable (${wasmKernelsUnavailable() ?? 'unknown reason'}); using js`).pipe(
+        Effect.as(plain(referenceKernels, 'js')),
+      )
+    }))
+  }
+  const mode = name === 'gpu' ? 'auto' : name.slice('gpu:'.length)
+  return Layer.scoped(BackendService, gpuBackend(mode, open))
+}

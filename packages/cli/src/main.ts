@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+/**
+ * The `wavenet` executable. Exit codes: 0 success, 1 failure (one line on
+ * stderr), 130 interrupted (after saving what a running command had).
+ */
+import { NodeContext, NodeRuntime } from '@effect/platform-node'
+import { Cause, Effect, Exit } from 'effect'
+import { run } from './cli.js'
+
+run(process.argv).pipe(
+  Effect.provide(NodeContext.layer),
+  NodeRuntime.runMain({
+    disableErrorReporting: true,
+    disablePrettyLogger: true,
+    teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? 0 : Cause.isInterruptedOnly(exit.cause) ? 130 : 1),
+  }),
+)
