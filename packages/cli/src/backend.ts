@@ -40,19 +40,28 @@ const plain = (kernels: Kernels, name: string): Backend => ({
   session: (model, optimizer, state) => pureSession(kernels, model, optimizer, state),
 })
 
-const wasm = (kernels: WasmKernels): Backend => ({
-  name: 'wasm',
-  kernels,
-  scratch(f) {
+const wasm = (kernels: WasmKernels): Backend => {
+  const scratch = <A>(f: () => A): A => {
     const mark = kernels.arena.mark()
     try {
       return f()
     } finally {
       kernels.arena.reset(mark)
     }
-  },
-  session: (model, optimizer, state) => pureSession(kernels, model, optimizer, state),
-})
+  }
+  return {
+    name: 'wasm',
+    kernels,
+    scratch,
+    session(model, optimizer, state) {
+      // The pure step keeps nothing in wasm memory past its end (the optimizer and the running
+      // statistics write fresh arrays), so each step's working memory is freed after it: the
+      // arena never fills, and every step runs the same kernels, which keeps runs reproducible.
+      const pure = pureSession(kernels, model, optimizer, state)
+      return { ...pure, step: (batch) => scratch(() => pure.step(batch)) }
+    },
+  }
+}
 
 /** The part of @wavenet/gpu this module uses, so tests can supply their own opener. */
 export interface GpuHandle {

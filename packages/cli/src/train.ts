@@ -210,9 +210,11 @@ export const train = (config: TrainConfig): Effect.Effect<TrainSummary, CliError
       const { model, state } = session.snapshot()
       return { model, vocab: start.vocab, step, rng, history, optimizer: { config: start.optimizer, state } }
     }
+    // Uninterruptible: a Ctrl-C during a write lets it finish, so the file is always whole.
     const save = Effect.suspend(() => saveCheckpoint(config.out, checkpoint())).pipe(
       Effect.tap(() => Effect.sync(() => { saved = step })),
       Effect.tap(() => Effect.logDebug('checkpoint saved').pipe(Effect.annotateLogs({ step, path: config.out }))),
+      Effect.uninterruptible,
     )
     const validate = Effect.suspend(() => {
       const loss = backend.scratch(() => evaluate(backend.kernels, session.snapshot().model, start.val))
@@ -254,7 +256,10 @@ export const train = (config: TrainConfig): Effect.Effect<TrainSummary, CliError
           const kept = saved === undefined ? 'no checkpoint was written' : `the last good checkpoint (${config.out}, step ${saved}) is untouched`
           return yield* Effect.fail(new DivergedError({ step: diverged, message: `loss is not finite at step ${diverged}: training stopped; ${kept}` }))
         }
-        const latest = history.train[history.train.length - 1]?.[1] ?? Number.NaN
+        // Hands the event loop a turn (a macrotask: Effect's own yields are mostly microtasks,
+        // which never let Node deliver a signal), so a Ctrl-C that arrived during the chunk is seen now.
+        yield* Effect.async<void>((resume) => { setImmediate(() => resume(Effect.void)) })
+        const latest = intervalSteps > 0 ? intervalLoss / intervalSteps : history.train[history.train.length - 1]?.[1] ?? Number.NaN
         yield* report.update(step, latest, (step - before) / Math.max((performance.now() - began) / 1000, 1e-9))
         if (step % config.evalEvery === 0 && step < config.steps) yield* validate
         if (step % config.saveEvery === 0 && step < config.steps) yield* save
@@ -262,21 +267,22 @@ export const train = (config: TrainConfig): Effect.Effect<TrainSummary, CliError
       yield* report.done()
     })
 
-    yield* loop.pipe(
-      Effect.onInterrupt(() =>
-        report.done().pipe(
-          Effect.zipRight(save),
-          Effect.tap(() => Effect.sync(() => process.stderr.write(`wavenet: interrupted after step ${step}; checkpoint saved to ${config.out}\n`))),
-          Effect.catchAll((e) => Effect.sync(() => process.stderr.write(`wavenet: interrupted after step ${step}; ${e.message}\n`))),
-        ),
-      ),
+    // Interrupted anywhere from here on, the last completed step is saved (unless it already
+    // is) and the user is told where.
+    const onInterrupt = report.done().pipe(
+      Effect.zipRight(Effect.suspend(() => (saved === step ? Effect.void : save))),
+      Effect.tap(() => Effect.sync(() => process.stderr.write(`wavenet: interrupted after step ${step}; checkpoint saved to ${config.out}\n`))),
+      Effect.catchAll((e) => Effect.sync(() => process.stderr.write(`wavenet: interrupted after step ${step}; ${e.message}\n`))),
     )
-    yield* save
-    const { model } = session.snapshot()
-    const trainLoss = backend.scratch(() => evaluate(backend.kernels, model, start.train))
-    const valLoss = backend.scratch(() => evaluate(backend.kernels, model, start.val))
-    const sampled = backend.scratch(() => sampleWords(backend.kernels, model, start.vocab, seeded(config.seed), config.samples))
-    const samples = E.isRight(sampled) ? sampled.right[0] : []
+    const { model, trainLoss, valLoss, samples } = yield* Effect.gen(function* () {
+      yield* loop
+      yield* save
+      const { model } = session.snapshot()
+      const trainLoss = backend.scratch(() => evaluate(backend.kernels, model, start.train))
+      const valLoss = backend.scratch(() => evaluate(backend.kernels, model, start.val))
+      const sampled = backend.scratch(() => sampleWords(backend.kernels, model, start.vocab, seeded(config.seed), config.samples))
+      return { model, trainLoss, valLoss, samples: E.isRight(sampled) ? sampled.right[0] : [] }
+    }).pipe(Effect.onInterrupt(() => onInterrupt))
     return {
       steps: step,
       parameters: parameterCount(model),

@@ -1,0 +1,117 @@
+/**
+ * The command line end to end, through the real executable: train with
+ * --json, checkpoints that load back, sample, eval, inspect.
+ */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { decodeCheckpoint, evaluate, examples, parseCorpus, receptiveField, referenceKernels } from '@wavenet/core'
+import * as E from 'fp-ts/lib/Either.js'
+import { file, lastJson, type Run, scratch, TINY, wavenet, WORDS } from './support.js'
+
+describe('wavenet train, sample, eval, inspect', () => {
+  const dir = scratch()
+  const data = file(dir, 'words.txt', WORDS)
+  const model = join(dir, 'model.safetensors')
+  let trained: Run
+
+  beforeAll(async () => {
+    trained = await wavenet(['train', '--data', data, ...TINY, '--steps', '400', '--out', model, '--json'])
+  })
+
+  it('ends with one JSON line holding every summary field', () => {
+    expect(trained.code, trained.stderr).toBe(0)
+    const summary = lastJson(trained)
+    for (const field of ['steps', 'parameters', 'receptiveField', 'trainLoss', 'valLoss', 'msPerStep', 'trainSeconds', 'backend']) {
+      expect(summary).toHaveProperty(field)
+    }
+    expect(summary['steps']).toBe(400)
+    expect(summary['receptiveField']).toBe(4)
+    expect(summary['backend']).toBe('wasm')
+    expect(summary['trainLoss']).toBeLessThan(Math.log(20))
+  })
+
+  it('keeps logs and progress off stdout', () => {
+    expect(trained.stdout.trim().split('\n')).toHaveLength(1)
+    expect(trained.stderr).toMatch(/validation/)
+  })
+
+  it('writes a checkpoint that loads back with the losses the run reported', () => {
+    const checkpoint = decodeCheckpoint(readFileSync(model))
+    if (E.isLeft(checkpoint)) throw new Error(checkpoint.left.message)
+    const { model: loaded, vocab } = checkpoint.right
+    expect(checkpoint.right.step).toBe(400)
+    // Without --val the run split the data 80/10/10; the whole corpus must at least encode.
+    const all = examples(vocab, parseCorpus(WORDS).words, receptiveField(loaded))
+    expect(E.isRight(all)).toBe(true)
+  })
+
+  it('samples the same words for the same seed, other words for another', async () => {
+    const [a, b, c] = await Promise.all([
+      wavenet(['sample', '--model', model, '--seed', '7', '-n', '12']),
+      wavenet(['sample', '--model', model, '--seed', '7', '-n', '12']),
+      wavenet(['sample', '--model', model, '--seed', '8', '-n', '12']),
+    ])
+    expect(a.code, a.stderr).toBe(0)
+    expect(a.stdout.trim().split('\n')).toHaveLength(12)
+    expect(a.stdout).toBe(b.stdout)
+    expect(c.stdout).not.toBe(a.stdout)
+  })
+
+  it('samples with a prefix, top-k and a maximum length', async () => {
+    const run = await wavenet(['sample', '--model', model, '--seed', '1', '-n', '5', '--prefix', 'el', '--top-k', '3', '--max-length', '6', '--json'])
+    expect(run.code, run.stderr).toBe(0)
+    const words = lastJson(run)['words'] as string[]
+    expect(words).toHaveLength(5)
+    expect(words.every((w) => w.startsWith('el') && [...w].length <= 6)).toBe(true)
+  })
+
+  it('evaluates a file in eval mode, agreeing with the library', async () => {
+    const run = await wavenet(['eval', '--model', model, '--data', data, '--json'])
+    expect(run.code, run.stderr).toBe(0)
+    const { loss, examples: count } = lastJson(run) as { loss: number; examples: number }
+    const checkpoint = decodeCheckpoint(readFileSync(model))
+    if (E.isLeft(checkpoint)) throw new Error(checkpoint.left.message)
+    const ex = examples(checkpoint.right.vocab, parseCorpus(WORDS).words, 4)
+    if (E.isLeft(ex)) throw new Error('unexpected')
+    expect(count).toBe(ex.right.count)
+    // The CLI ran on wasm, the library here on the reference kernels: equal to float32 accuracy.
+    expect(loss).toBeCloseTo(evaluate(referenceKernels, checkpoint.right.model, ex.right), 4)
+  })
+
+  it('inspects a checkpoint', async () => {
+    const run = await wavenet(['inspect', '--model', model, '--json'])
+    expect(run.code, run.stderr).toBe(0)
+    const info = lastJson(run)
+    expect(info).toMatchObject({ receptiveField: 4, levels: 2, groupSize: 2, step: 400 })
+    expect(info['parameters']).toBe(trainedParameters())
+    expect((info['layers'] as unknown[]).length).toBe(1 + 2 * 4 + 1)
+    const human = await wavenet(['inspect', '--model', model])
+    expect(human.stdout).toMatch(/fuse\.1\.linear\s+linear/)
+  })
+
+  const trainedParameters = (): unknown => lastJson(trained)['parameters']
+})
+
+describe('the built-in data set', () => {
+  it('trains without --data and prints samples', async () => {
+    const dir = scratch()
+    const run = await wavenet(['train', ...TINY, '--steps', '200', '--out', join(dir, 'm.safetensors')])
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout).toMatch(/samples:\n(  \S+\n){10}/)
+    expect(run.stdout).toMatch(/val loss/)
+  })
+})
+
+describe('eval agrees with train', () => {
+  it("prints the same loss as the training run's valLoss on the val file", async () => {
+    const dir = scratch()
+    const train = file(dir, 'train.txt', WORDS)
+    const val = file(dir, 'val.txt', 'anna\nella\nmila\nnora\n')
+    const out = join(dir, 'm.safetensors')
+    const trained = await wavenet(['train', '--data', train, '--val', val, ...TINY, '--steps', '150', '--out', out, '--json'])
+    expect(trained.code, trained.stderr).toBe(0)
+    const evaluated = await wavenet(['eval', '--model', out, '--data', val, '--json'])
+    expect(lastJson(evaluated)['loss']).toBe(lastJson(trained)['valLoss'])
+  })
+})
