@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync, readdirSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { FileSystem } from '@effect/platform'
+import { FileSystem, type Path } from '@effect/platform'
 import { NodeContext } from '@effect/platform-node'
 import { SystemError } from '@effect/platform/Error'
 import { decodeCheckpoint, indices, modelForward, parameters, receptiveField, referenceKernels, type Checkpoint } from '@wavenet/core'
@@ -30,10 +30,14 @@ const base = (dir: string, overrides: Partial<TrainConfig> = {}): TrainConfig =>
   seed: 3, evalEvery: 1000, saveEvery: 1000, out: join(dir, 'model.safetensors'), samples: 2, ...overrides,
 })
 
-const run = <A, E>(effect: Effect.Effect<A, E, FileSystem.FileSystem | import('@effect/platform').Path.Path>, fs?: Layer.Layer<FileSystem.FileSystem>) =>
-  Effect.runPromise(effect.pipe(
-    Effect.provide(fs === undefined ? NodeContext.layer : Layer.merge(NodeContext.layer, fs.pipe(Layer.provide(NodeContext.layer)))),
-  ) as Effect.Effect<A, E>)
+/** Runs on Node's services; `fs`, given, wraps Node's file system. */
+const run = <A, E>(
+  effect: Effect.Effect<A, E, FileSystem.FileSystem | Path.Path>,
+  fs?: Layer.Layer<FileSystem.FileSystem, never, FileSystem.FileSystem>,
+): Promise<A> => {
+  const services = fs === undefined ? NodeContext.layer : Layer.merge(NodeContext.layer, fs.pipe(Layer.provide(NodeContext.layer)))
+  return Effect.runPromise(Effect.provide(effect, services))
+}
 
 /** The real file system, with every file written also kept in `writes` (path → bytes). */
 const recording = (writes: { path: string; bytes: Uint8Array }[]) =>
