@@ -6,6 +6,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { forward, indices, receptiveField, referenceKernels as k, sequential, wavenet, type Model } from '../src/index.js'
+import { toFloat64Layer } from './support/layers.js'
 
 const config = fc.record({
   levels: fc.integer({ min: 1, max: 6 }),
@@ -19,13 +20,18 @@ const config = fc.record({
 /** Layers per fusion level: flatten, linear, batchnorm, tanh. */
 const PER_LEVEL = 4
 
-/** The outputs of level l (1-based) for one context, in eval mode: one row of `hidden` values per node. */
-const levelOutput = (model: Model, level: number, context: Int32Array): Float32Array => {
-  const prefix = sequential(model.net.layers.slice(0, 1 + PER_LEVEL * level))
-  return forward(k, prefix, indices([1, context.length], context), 'eval').y.data as Float32Array
+/**
+ * The outputs of level l (1-based) for one context, in eval mode: one row of
+ * `hidden` values per node. In float64: with one hidden unit, float32 can round
+ * a change that passes through several small weights away entirely, which
+ * would say nothing about which positions a node depends on.
+ */
+const levelOutput = (model: Model, level: number, context: Int32Array): Float64Array => {
+  const prefix = toFloat64Layer(sequential(model.net.layers.slice(0, 1 + PER_LEVEL * level)))
+  return forward(k, prefix, indices([1, context.length], context), 'eval').y.data as Float64Array
 }
 
-const sameBits = (a: Float32Array, b: Float32Array): boolean => a.every((v, i) => Object.is(v, b[i]))
+const sameBits = (a: Float64Array, b: Float64Array): boolean => a.every((v, i) => Object.is(v, b[i]))
 
 describe('receptive field', () => {
   it('is groupSize^levels, and each added level multiplies it by groupSize', () => {
@@ -54,7 +60,7 @@ describe('receptive field', () => {
           const nodes = field / span
           expect(before.length).toBe(nodes * c.hidden)
           for (let j = 0; j < nodes; j++) {
-            const node = (v: Float32Array): Float32Array => v.subarray(j * c.hidden, (j + 1) * c.hidden)
+            const node = (v: Float64Array): Float64Array => v.subarray(j * c.hidden, (j + 1) * c.hidden)
             const inside = position >= j * span && position < (j + 1) * span
             expect(sameBits(node(before), node(after)), `level ${level}, node ${j}, position ${position}`).toBe(!inside)
           }
