@@ -7,7 +7,7 @@
 import { Command, HelpDoc, Options, ValidationError } from '@effect/cli'
 import type { FileSystem, Path } from '@effect/platform'
 import {
-  evaluate, examples, parameterCount, receptiveField, sampleWords, seeded, layerParameters, layerBuffers, size,
+  evaluate, examples, parameterCount, receptiveField, sampleWords, seeded, layerParameters, size,
   type Checkpoint,
 } from '@wavenet/core'
 import asciichart from 'asciichart'
@@ -164,20 +164,20 @@ const eval$ = Command.make(
     }), o.backend, o.logLevel),
 ).pipe(Command.withDescription('mean cross-entropy of a model over every (context, next character) example of a file'))
 
-/** The layer table of a checkpoint's model. */
+/** The layer table of a checkpoint's model: each layer's kind, output shape (B = batch) and parameter count. */
 const layerTable = (checkpoint: Checkpoint) => {
   const { net } = checkpoint.model
-  let shape: number[] = ['B', receptiveField(checkpoint.model)] as unknown as number[]
+  let shape: readonly (string | number)[] = ['B', receptiveField(checkpoint.model)]
   return net.layers.map((layer, i) => {
-    const params = Object.values(layerParameters(layer)).reduce((n, t) => n + size(t.shape), 0)
-    const c = shape[shape.length - 1] as number
+    const channels = shape[shape.length - 1] as number
     if (layer.kind === 'embedding') shape = [...shape, layer.weight.shape[1]!]
     else if (layer.kind === 'linear') shape = [...shape.slice(0, -1), layer.weight.shape[0]!]
     else if (layer.kind === 'flatten') {
-      const t = shape[1] as number
-      shape = t / layer.n === 1 ? [shape[0]!, c * layer.n] : [shape[0]!, t / layer.n, c * layer.n]
+      const steps = (shape[1] as number) / layer.n
+      shape = steps === 1 ? ['B', channels * layer.n] : ['B', steps, channels * layer.n]
     }
-    return { name: net.names[i]!, kind: layer.kind, output: shape.map(String), parameters: params, buffers: Object.keys(layerBuffers(layer)).length }
+    const parameters = Object.values(layerParameters(layer)).reduce((n, t) => n + size(t.shape), 0)
+    return { name: net.names[i]!, kind: layer.kind, output: shape.join('×'), parameters }
   })
 }
 
@@ -193,10 +193,11 @@ const inspect$ = Command.make(
         parameters: parameterCount(checkpoint.model),
         receptiveField: receptiveField(checkpoint.model),
         levels: config.kind === 'wavenet' ? config.levels : 1,
+        // The flat model fuses its whole context in one level.
         groupSize: config.kind === 'wavenet' ? config.groupSize : config.context,
         vocab: checkpoint.vocab.symbols.map((s) => (s === '' ? '.' : s)).join(''),
         step: checkpoint.step,
-        layers: layers.map(({ name, kind, output, parameters }) => ({ name, kind, output: output.join('×'), parameters })),
+        layers,
         history: checkpoint.history,
         optimizer: checkpoint.optimizer?.config.kind ?? null,
       }

@@ -11,7 +11,7 @@
  */
 import type { FileSystem, Path } from '@effect/platform'
 import {
-  buildVocabulary, type Checkpoint, type Examples, evaluate, examples, type History, minibatch, type Model, type OptimizerConfig,
+  buildVocabulary, type Checkpoint, type Examples, evaluate, examples, type History, minibatch, type Model, type OptimizerConfig, type OptimizerState,
   optimizerFrom, parameterCount, receptiveField, type Rng, sampleWords, seeded, shuffleSplit, trainableParameters,
   type UnknownCharacter, type Vocabulary, wavenet,
 } from '@wavenet/core'
@@ -107,7 +107,8 @@ interface Start {
   readonly rng: Rng
   readonly history: History
   readonly optimizer: OptimizerConfig
-  readonly state: Checkpoint['optimizer'] extends infer O ? (O extends { state: infer S } ? S | undefined : never) : never
+  /** The optimizer state to continue from; `undefined` for a fresh run. */
+  readonly state: OptimizerState | undefined
   readonly train: Examples
   readonly val: Examples
 }
