@@ -7,7 +7,7 @@
 import { Command, HelpDoc, Options, ValidationError } from '@effect/cli'
 import type { FileSystem, Path } from '@effect/platform'
 import {
-  evaluate, examples, parameterCount, receptiveField, sampleWords, seeded, layerParameters, size,
+  evaluate, parameterCount, receptiveField, sampleWords, seeded, layerParameters, size,
   type Checkpoint,
 } from '@wavenet/core'
 import asciichart from 'asciichart'
@@ -15,8 +15,8 @@ import { Console, Effect, Logger, LogLevel, Option } from 'effect'
 import * as E from 'fp-ts/lib/Either.js'
 import { backendLayer, BackendService, type BackendName } from './backend.js'
 import { loadCheckpoint } from './checkpoints.js'
-import { readCorpus } from './dataset.js'
-import { type CliError, DataError, oneLine, UsageError } from './errors.js'
+import { encodeExamples, readCorpus } from './dataset.js'
+import { type CliError, oneLine, UsageError } from './errors.js'
 import * as O from './options.js'
 import { train, type TrainSummary } from './train.js'
 
@@ -150,17 +150,11 @@ const eval$ = Command.make(
     withShell(Effect.gen(function* () {
       const checkpoint = yield* loadCheckpoint(o.model)
       const corpus = yield* readCorpus(o.data)
-      const encoded = examples(checkpoint.vocab, corpus.words, receptiveField(checkpoint.model))
-      if (E.isLeft(encoded)) {
-        const e = encoded.left
-        return yield* Effect.fail(new DataError({
-          message: `${o.data}, line ${corpus.lines[e.word] ?? e.word + 1}: character ${JSON.stringify(e.character)} is not in the model's vocabulary`,
-        }))
-      }
+      const encoded = yield* encodeExamples(checkpoint.vocab, corpus.words, receptiveField(checkpoint.model), o.data, corpus.lines)
       const { kernels, scratch } = yield* BackendService
-      const loss = scratch(() => evaluate(kernels, checkpoint.model, encoded.right))
-      if (o.json) return yield* out(JSON.stringify({ loss, examples: encoded.right.count }))
-      yield* out(`loss ${loss.toFixed(4)} over ${encoded.right.count} examples`)
+      const loss = scratch(() => evaluate(kernels, checkpoint.model, encoded))
+      if (o.json) return yield* out(JSON.stringify({ loss, examples: encoded.count }))
+      yield* out(`loss ${loss.toFixed(4)} over ${encoded.count} examples`)
     }), o.backend, o.logLevel),
 ).pipe(Command.withDescription('mean cross-entropy of a model over every (context, next character) example of a file'))
 

@@ -6,8 +6,9 @@
  */
 import { createRequire } from 'node:module'
 import type { FileSystem } from '@effect/platform'
-import { type Corpus, parseCorpus } from '@wavenet/core'
+import { type Corpus, type Examples, examples, parseCorpus, type Vocabulary } from '@wavenet/core'
 import { Effect } from 'effect'
+import * as E from 'fp-ts/lib/Either.js'
 import { DataError, type FileError } from './errors.js'
 import { readBytes } from './files.js'
 
@@ -36,3 +37,19 @@ export const readCorpus = (path: string): Effect.Effect<Corpus, FileError | Data
       ? Effect.fail(new DataError({ message: `${path} has no words (it is empty or only blank lines)` }))
       : Effect.succeed(corpus)
   })
+
+/**
+ * The (context, next character) examples of some words, or an error naming
+ * the first character outside the vocabulary and where it is: its line in
+ * `source` when `lines` gives each word's line, else the word itself (words
+ * that were shuffled have no line to point to).
+ */
+export const encodeExamples = (
+  vocab: Vocabulary, words: readonly string[], block: number, source: string, lines?: readonly number[],
+): Effect.Effect<Examples, DataError> => {
+  const encoded = examples(vocab, words, block)
+  if (E.isRight(encoded)) return Effect.succeed(encoded.right)
+  const { character, word } = encoded.left
+  const where = lines === undefined ? `${source}, word ${JSON.stringify(words[word])}` : `${source}, line ${lines[word]}`
+  return Effect.fail(new DataError({ message: `${where}: character ${JSON.stringify(character)} is not in the model's vocabulary` }))
+}

@@ -11,15 +11,15 @@
  */
 import type { FileSystem, Path } from '@effect/platform'
 import {
-  buildVocabulary, type Checkpoint, type Examples, evaluate, examples, type History, minibatch, type Model, type OptimizerConfig, type OptimizerState,
+  buildVocabulary, type Checkpoint, type Examples, evaluate, type History, minibatch, type Model, type OptimizerConfig, type OptimizerState,
   optimizerFrom, parameterCount, receptiveField, type Rng, sampleWords, seeded, shuffleSplit, trainableParameters,
-  type UnknownCharacter, type Vocabulary, wavenet,
+  type Vocabulary, wavenet,
 } from '@wavenet/core'
 import { Effect } from 'effect'
 import * as E from 'fp-ts/lib/Either.js'
 import { type Backend, BackendService } from './backend.js'
 import { loadCheckpoint, saveCheckpoint } from './checkpoints.js'
-import { BUILTIN, builtinWords, readCorpus } from './dataset.js'
+import { BUILTIN, builtinWords, encodeExamples, readCorpus } from './dataset.js'
 import { type CliError, DataError, DivergedError, UsageError } from './errors.js'
 import { progress } from './progress.js'
 
@@ -82,18 +82,6 @@ const HISTORY_POINTS = 200
 /** Plain progress lines in a run, when stderr is not a terminal. */
 const PROGRESS_LINES = 20
 
-const unknownCharacter = (source: string, lines: readonly number[] | undefined) => (e: UnknownCharacter): DataError =>
-  new DataError({
-    message: `${source}, line ${lines?.[e.word] ?? e.word + 1}: character ${JSON.stringify(e.character)} is not in the model's vocabulary`,
-  })
-
-const encodeWords = (
-  vocab: Vocabulary, words: readonly string[], block: number, source: string, lines?: readonly number[],
-): Effect.Effect<Examples, DataError> => {
-  const encoded = examples(vocab, words, block)
-  return E.isRight(encoded) ? Effect.succeed(encoded.right) : Effect.fail(unknownCharacter(source, lines)(encoded.left))
-}
-
 const median = (xs: readonly number[]): number => {
   const sorted = [...xs].sort((a, b) => a - b)
   const mid = sorted.length >> 1
@@ -113,17 +101,20 @@ interface Start {
   readonly val: Examples
 }
 
-/** Words for training and validation, and the generator after any split. */
+/**
+ * Words for training and validation, the generator after any split, and each
+ * list's line numbers when it is a file in its own order (not shuffled).
+ */
 const loadWords = (config: TrainConfig) =>
   Effect.gen(function* () {
     const source = config.data ?? BUILTIN
     const corpus = config.data === undefined ? { words: builtinWords(), lines: undefined } : yield* readCorpus(config.data)
     if (config.val !== undefined) {
       const val = yield* readCorpus(config.val)
-      return { source, corpus, train: corpus.words, val: val.words, valLines: val.lines, rng: seeded(config.seed) }
+      return { source, all: corpus.words, train: corpus.words, trainLines: corpus.lines, val: val.words, valLines: val.lines, rng: seeded(config.seed) }
     }
     const [split, rng] = shuffleSplit(seeded(config.seed), corpus.words)
-    return { source, corpus, train: split.train, val: split.val, valLines: undefined, rng }
+    return { source, all: corpus.words, train: split.train, trainLines: undefined, val: split.val, valLines: undefined, rng }
   })
 
 const optimizerConfig = (config: TrainConfig): Effect.Effect<OptimizerConfig, UsageError> => {
@@ -141,15 +132,15 @@ const fresh = (config: TrainConfig) =>
     const words = yield* loadWords(config)
     const levels = config.levels ?? 3
     const groupSize = config.groupSize ?? 2
-    const vocab = buildVocabulary([...words.corpus.words, ...words.val])
+    const vocab = buildVocabulary([...words.all, ...words.val])
     const model = wavenet({
       vocab: vocab.symbols.length, levels, groupSize, embedding: config.embedding ?? 24, hidden: config.hidden ?? 128, seed: config.seed,
     })
     const block = receptiveField(model)
     const start: Start = {
       model, vocab, step: 0, rng: words.rng, history: { train: [], val: [] }, optimizer: yield* optimizerConfig(config), state: undefined,
-      train: yield* encodeWords(vocab, words.train, block, words.source, words.corpus.lines),
-      val: yield* encodeWords(vocab, words.val, block, config.val ?? words.source, words.valLines),
+      train: yield* encodeExamples(vocab, words.train, block, words.source, words.trainLines),
+      val: yield* encodeExamples(vocab, words.val, block, config.val ?? words.source, words.valLines),
     }
     return start
   })
@@ -180,8 +171,8 @@ const resumed = (config: TrainConfig, path: string) =>
       model: checkpoint.model, vocab: checkpoint.vocab, step: checkpoint.step, rng: checkpoint.rng, history: checkpoint.history,
       // The learning-rate schedule is that of the new total.
       optimizer: { ...checkpoint.optimizer.config, totalSteps: config.steps }, state: checkpoint.optimizer.state,
-      train: yield* encodeWords(checkpoint.vocab, words.train, block, words.source, words.corpus.lines),
-      val: yield* encodeWords(checkpoint.vocab, words.val, block, config.val ?? words.source, words.valLines),
+      train: yield* encodeExamples(checkpoint.vocab, words.train, block, words.source, words.trainLines),
+      val: yield* encodeExamples(checkpoint.vocab, words.val, block, config.val ?? words.source, words.valLines),
     }
     return start
   })
