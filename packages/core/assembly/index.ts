@@ -4,9 +4,13 @@
 
 export { matmul, matmulScratchBytes } from './matmul'
 export { tanhForward, tanhBackward, broadcastRows, sumRows, gather, scatterAdd } from './elementwise'
-export { columnMoments, normalize, normalizeBackward } from './batchnorm'
+export {
+  columnMoments, normalize, normalizeBackward, normalizeScratchBytes, normalizeBackwardScratchBytes,
+  normalizeTanh, tanhNormalizeBackward,
+} from './batchnorm'
 export { softmaxCrossEntropy, softmaxCrossEntropyBackward } from './softmax'
-export { multiplyAddPeak } from './peak'
+export { sgdUpdate, adamwUpdate, movingAverage } from './update'
+export { multiplyAddPeak, multiplyAddPeakBytes } from './peak'
 
 /** First byte past the module's static data: the JS arena starts at or after it. */
 export function heapBase(): usize {

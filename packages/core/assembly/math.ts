@@ -10,12 +10,16 @@ const TANH_TINY: f32 = 0.0004
  * (the coefficients Eigen uses for float32), clamped beyond: tanh(7.9053) is
  * within 3·10⁻⁷ of 1. Tiny |x| returns x itself so the relative error stays
  * at float32 rounding where the fit's constant terms would dominate.
+ *
+ * The clamps are pmin/pmax (b < a ? b : a), one instruction each on x64,
+ * where min/max's rules for NaN and signed zeros cost V8 about eight: with
+ * finite nonzero bounds they agree with min/max, and NaN still comes out NaN.
  */
 // @ts-ignore: decorator
 @inline
 export function tanh4(x: v128): v128 {
   const c = f32x4.splat(TANH_CLAMP)
-  const xc = f32x4.min(f32x4.max(x, f32x4.neg(c)), c)
+  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.neg(c)), c)
   const x2 = f32x4.mul(xc, xc)
   let p = f32x4.splat(-2.76076847742355e-16)
   p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(2.00018790482477e-13))
@@ -50,7 +54,8 @@ const LN2_LO: f32 = -2.12194440e-4
 // @ts-ignore: decorator
 @inline
 export function exp4(x: v128): v128 {
-  const xc = f32x4.max(x, f32x4.splat(EXP_MIN))
+  // pmax as in tanh4: the same result, cheaper.
+  const xc = f32x4.pmax(x, f32x4.splat(EXP_MIN))
   const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(LOG2E)))
   let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(LN2_HI)))
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)))

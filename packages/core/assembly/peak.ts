@@ -1,38 +1,27 @@
-// A measured ceiling for the matmul: the inner step of its 4×8 register tile
-// (4 splat loads, 2 vector loads, 8 independent f32x4 multiply-adds) run on a
-// few cache lines that stay in L1, so nothing but that step's own
-// arithmetic and loads limits it.
+// A measured ceiling for the matmul: its own 5×8 register tile run over
+// operands small enough to stay in L1 (a 5-row panel and a strip of B of
+// PEAK_STEPS steps, 7 KiB), so that no packing, no edge and no traffic from
+// L2 slows it: what the matmul's inner loop reaches at best on this machine.
+
+import { tile5x8 } from './matmul'
+
+/** Steps of the tile per call of the inner loop. */
+const PEAK_STEPS: i32 = 64
+
+/** Bytes of operands `multiplyAddPeak` reads and writes. */
+export function multiplyAddPeakBytes(): usize {
+  return <usize>PEAK_STEPS * (80 + 32) + 5 * 8 * 4
+}
 
 /**
- * Runs `steps` tile steps (64 flops each) over `operands` (1 KiB: 8 steps of
- * 4 splats and 2 vectors, cycled through) and returns a value depending on
- * every product so the loop cannot be removed. Operands are loaded, as in
- * the matmul, rather than held in registers: V8 re-materialises a splat
- * computed before a loop at each use inside it.
+ * Runs the 5×8 tile `tiles` times over PEAK_STEPS steps (each step 10
+ * multiplies and 10 adds of 4 lanes: 80 flops), accumulating into the tile
+ * at the end of `operands` (multiplyAddPeakBytes() bytes). Returns the flops
+ * done.
  */
-export function multiplyAddPeak(steps: i32, operands: usize): f32 {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0)
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0)
-  for (let s = 0; s < steps; s++) {
-    const at = operands + (<usize>(s & 7) << 7)
-    const b0 = v128.load(at, 64)
-    const b1 = v128.load(at, 80)
-    const a0 = v128.load(at)
-    c00 = f32x4.add(c00, f32x4.mul(a0, b0))
-    c01 = f32x4.add(c01, f32x4.mul(a0, b1))
-    const a1 = v128.load(at, 16)
-    c10 = f32x4.add(c10, f32x4.mul(a1, b0))
-    c11 = f32x4.add(c11, f32x4.mul(a1, b1))
-    const a2 = v128.load(at, 32)
-    c20 = f32x4.add(c20, f32x4.mul(a2, b0))
-    c21 = f32x4.add(c21, f32x4.mul(a2, b1))
-    const a3 = v128.load(at, 48)
-    c30 = f32x4.add(c30, f32x4.mul(a3, b0))
-    c31 = f32x4.add(c31, f32x4.mul(a3, b1))
-  }
-  const sum = f32x4.add(
-    f32x4.add(f32x4.add(c00, c01), f32x4.add(c10, c11)),
-    f32x4.add(f32x4.add(c20, c21), f32x4.add(c30, c31)),
-  )
-  return f32x4.extract_lane(sum, 0)
+export function multiplyAddPeak(tiles: i32, operands: usize): f64 {
+  const strip = operands + <usize>PEAK_STEPS * 80
+  const c = strip + <usize>PEAK_STEPS * 32
+  for (let t = 0; t < tiles; t++) tile5x8(operands, strip, c, 32, PEAK_STEPS, true)
+  return <f64>tiles * <f64>PEAK_STEPS * 80
 }

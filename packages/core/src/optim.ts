@@ -2,9 +2,16 @@
  * Optimizers as pure update functions (params, grads, state) → (params', state').
  * State is plain data: a step count and named slot tensors (AdamW's moments),
  * so it can be checkpointed by name (`optimizer.m.head.weight`).
+ *
+ * Each rule is one in-place kernel (`sgdUpdate`, `adamwUpdate`): the pure
+ * `update` runs it with the reference kernels on copies, and a training
+ * session that owns its buffers runs it in place with its own kernels. One
+ * formula, so both give the same bits.
  */
+import type { Kernels } from './kernels/kernels.js'
+import { referenceKernels } from './kernels/reference.js'
 import type { Named } from './layers/layer.js'
-import { type Tensor, tensor } from './tensor.js'
+import { type FloatArray, type Tensor, tensor } from './tensor.js'
 
 export interface OptimizerState {
   /** Updates taken so far. */
@@ -15,10 +22,21 @@ export interface OptimizerState {
 
 export interface Optimizer {
   readonly name: string
+  /** The names of the state's slots, in the order `updateInPlace` takes them (`['m', 'v']` for AdamW). */
+  readonly slotNames: readonly string[]
   /** The state before the first update. */
   init(params: Named): OptimizerState
   /** One update. Returns new tensors; its arguments are left untouched. */
   update(params: Named, grads: Named, state: OptimizerState): [Named, OptimizerState]
+  /**
+   * The update from a state at `step`, in place with `kernels`, over n values
+   * of flat buffers: the parameters, their gradients and one buffer per slot
+   * (in `slotNames` order), all laid out alike. The rule is elementwise, so
+   * any number of tensors laid end to end update in one call.
+   */
+  updateInPlace(
+    kernels: Kernels, step: number, params: FloatArray, grads: FloatArray, slots: readonly FloatArray[], n: number,
+  ): void
   /** The learning rate the update from `state` uses. */
   learningRate(step: number): number
 }
@@ -37,30 +55,43 @@ export interface Schedule {
 export const stepDecay = (schedule: Schedule) => (step: number): number =>
   step < schedule.decayAt * schedule.totalSteps ? schedule.lr : schedule.lr * schedule.decay
 
-const mapParams = (params: Named, f: (name: string, p: Tensor) => Tensor): Named =>
-  Object.fromEntries(Object.entries(params).map(([name, p]) => [name, f(name, p)]))
+/** `updateInPlace` without its kernels: the optimizer-specific part. */
+type InPlace = Optimizer['updateInPlace']
 
-const gradOf = (grads: Named, name: string, p: Tensor): Tensor => {
-  const g = grads[name]
-  if (g === undefined || g.data.length !== p.data.length) throw new RangeError(`no gradient of the right size for ${name}`)
-  return g
-}
+/** The pure `update` of a rule: copies of each parameter and its slots, updated in place by the reference kernels. */
+const pureUpdate = (name: string, slotNames: readonly string[], inPlace: InPlace): Optimizer['update'] =>
+  (params, grads, state) => {
+    const next: Record<string, Tensor> = {}
+    const slots: Record<string, Record<string, Tensor>> = Object.fromEntries(slotNames.map((slot) => [slot, {}]))
+    for (const [param, p] of Object.entries(params)) {
+      const g = grads[param]
+      if (g === undefined || g.data.length !== p.data.length) throw new RangeError(`no gradient of the right size for ${param}`)
+      const data = p.data.slice()
+      const slotData = slotNames.map((slot) => {
+        const s = state.slots[slot]?.[param]
+        if (s === undefined || s.data.length !== p.data.length) throw new RangeError(`no ${name} state ${slot} for ${param}`)
+        const copy = s.data.slice()
+        slots[slot]![param] = tensor(s.shape, copy)
+        return copy
+      })
+      inPlace(referenceKernels, state.step, data, g.data, slotData, data.length)
+      next[param] = tensor(p.shape, data)
+    }
+    return [next, { step: state.step + 1, slots }]
+  }
 
 /** Plain SGD: p ← p − lr·g, with the schedule's learning rate. */
 export const sgd = (schedule: Schedule): Optimizer => {
   const learningRate = stepDecay(schedule)
+  const updateInPlace: InPlace = (kernels, step, params, grads, _slots, n) =>
+    kernels.sgdUpdate(params, grads, learningRate(step), n)
   return {
     name: 'sgd',
+    slotNames: [],
     learningRate,
     init: () => ({ step: 0, slots: {} }),
-    update(params, grads, state) {
-      const lr = learningRate(state.step)
-      const next = mapParams(params, (name, p) => {
-        const g = gradOf(grads, name, p).data
-        return tensor(p.shape, p.data.map((v, i) => v - lr * g[i]!))
-      })
-      return [next, { step: state.step + 1, slots: {} }]
-    },
+    update: pureUpdate('sgd', [], updateInPlace),
+    updateInPlace,
   }
 }
 
@@ -80,31 +111,24 @@ export const adamW = (schedule: Schedule, options: AdamWOptions = {}): Optimizer
   const eps = options.eps ?? 1e-8
   const weightDecay = options.weightDecay ?? 0.01
   const learningRate = stepDecay(schedule)
-  const zeros = (params: Named): Named => mapParams(params, (_, p) => tensor(p.shape, new Float32Array(p.data.length)))
+  const slotNames = ['m', 'v']
+  const zeros = (params: Named): Named =>
+    Object.fromEntries(Object.entries(params).map(([name, p]) => [name, tensor(p.shape, new Float32Array(p.data.length))]))
+  const updateInPlace: InPlace = (kernels, step, params, grads, slots, n) => {
+    const m = slots[0]
+    const v = slots[1]
+    if (m === undefined || v === undefined) throw new RangeError('AdamW needs its m and v slots')
+    const lr = learningRate(step)
+    const t = step + 1
+    kernels.adamwUpdate(params, grads, m, v, n, lr, beta1, beta2, eps, 1 - lr * weightDecay, 1 - beta1 ** t, 1 - beta2 ** t)
+  }
   return {
     name: 'adamw',
+    slotNames,
     learningRate,
     init: (params) => ({ step: 0, slots: { m: zeros(params), v: zeros(params) } }),
-    update(params, grads, state) {
-      const lr = learningRate(state.step)
-      const t = state.step + 1
-      const c1 = 1 - beta1 ** t
-      const c2 = 1 - beta2 ** t
-      const m: Record<string, Tensor> = {}
-      const v: Record<string, Tensor> = {}
-      const next = mapParams(params, (name, p) => {
-        const g = gradOf(grads, name, p).data
-        const m0 = state.slots['m']?.[name]?.data
-        const v0 = state.slots['v']?.[name]?.data
-        if (m0 === undefined || v0 === undefined) throw new RangeError(`no AdamW state for ${name}`)
-        const m1 = m0.map((mi, i) => beta1 * mi + (1 - beta1) * g[i]!)
-        const v1 = v0.map((vi, i) => beta2 * vi + (1 - beta2) * g[i]! * g[i]!)
-        m[name] = tensor(p.shape, m1)
-        v[name] = tensor(p.shape, v1)
-        return tensor(p.shape, p.data.map((pi, i) => pi * (1 - lr * weightDecay) - (lr * (m1[i]! / c1)) / (Math.sqrt(v1[i]! / c2) + eps)))
-      })
-      return [next, { step: t, slots: { m, v } }]
-    },
+    update: pureUpdate('AdamW', slotNames, updateInPlace),
+    updateInPlace,
   }
 }
 

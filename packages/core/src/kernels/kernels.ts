@@ -95,4 +95,26 @@ export interface Kernels {
   softmaxCrossEntropyBackward(
     probs: FloatArray, targets: Int32Array, scale: number, dlogits: FloatArray, rows: number, cols: number,
   ): void
+
+  // In-place updates. Unlike the kernels above, these read and overwrite their
+  // first arguments. Each stored value is the float64 evaluation of the
+  // formula, rounded once to the buffer's precision, so every backend gives the
+  // same bits.
+
+  /** SGD over n values: params ← params − lr·grads. */
+  sgdUpdate(params: FloatArray, grads: FloatArray, lr: number, n: number): void
+
+  /**
+   * AdamW over n values, with the bias corrections c1 = 1 − β₁ᵗ, c2 = 1 − β₂ᵗ
+   * and the weight decay factor decay = 1 − lr·λ given:
+   * m ← β₁·m + (1 − β₁)·g; v ← β₂·v + ((1 − β₂)·g)·g (both stored, then used as stored);
+   * params ← params·decay − (lr·(m / c1)) / (sqrt(v / c2) + eps).
+   */
+  adamwUpdate(
+    params: FloatArray, grads: FloatArray, m: FloatArray, v: FloatArray, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, decay: number, c1: number, c2: number,
+  ): void
+
+  /** A moving average over n values: running ← keep·running + weight·batch (batchnorm's running statistics). */
+  movingAverage(running: FloatArray, batch: FloatArray, keep: number, weight: number, n: number): void
 }

@@ -2,7 +2,7 @@
  * The plain-TypeScript kernels: the oracle every other backend is tested
  * against. Written for clarity over speed; they work in either precision.
  */
-import { allocLike, type FloatArray } from '../tensor.js'
+import { allocLike } from '../tensor.js'
 import type { Kernels } from './kernels.js'
 
 export const referenceKernels: Kernels = {
@@ -141,5 +141,22 @@ export const referenceKernels: Kernels = {
       for (let j = 0; j < cols; j++) dlogits[r + j] = scale * probs[r + j]!
       dlogits[r + targets[i]!]! -= scale
     }
+  },
+
+  sgdUpdate(params, grads, lr, n) {
+    for (let i = 0; i < n; i++) params[i] = params[i]! - lr * grads[i]!
+  },
+
+  adamwUpdate(params, grads, m, v, n, lr, beta1, beta2, eps, decay, c1, c2) {
+    for (let i = 0; i < n; i++) {
+      const g = grads[i]!
+      m[i] = beta1 * m[i]! + (1 - beta1) * g
+      v[i] = beta2 * v[i]! + (1 - beta2) * g * g
+      params[i] = params[i]! * decay - (lr * (m[i]! / c1)) / (Math.sqrt(v[i]! / c2) + eps)
+    }
+  },
+
+  movingAverage(running, batch, keep, weight, n) {
+    for (let j = 0; j < n; j++) running[j] = keep * running[j]! + weight * batch[j]!
   },
 }

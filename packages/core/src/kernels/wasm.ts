@@ -73,6 +73,16 @@ export interface WasmKernels extends Kernels {
   /** Whether `array` lives in this backend's memory, so kernels use it without a copy. */
   owns(array: ArrayBufferView): boolean
   readonly arena: WasmArena
+  /**
+   * The module's own exports: the kernels over byte offsets into the memory
+   * (`view.byteOffset` of a view `alloc` handed out), with nothing checked and
+   * nothing staged. For a caller that owns every buffer it passes, has checked
+   * their sizes and the ids in them, and passes scratch space of the size the
+   * `…ScratchBytes` exports give: a training session that calls the same
+   * kernels thousands of times on the same buffers. A wrong pointer or size
+   * reads or overwrites unrelated memory.
+   */
+  readonly exports: WasmKernelExports
 }
 
 /**
@@ -100,7 +110,7 @@ export const createWasmKernels = (options: WasmKernelsOptions = {}): WasmKernels
   const memory = new api.Memory({ initial: pages })
   const instance = new api.Instance(new api.Module(moduleBytes()), { env: { memory } })
   // The export signatures are those of assembly/index.ts.
-  const wasm = instance.exports as KernelExports
+  const wasm = instance.exports as WasmKernelExports
   return wasmKernels(memory, wasm)
 }
 
@@ -127,10 +137,19 @@ interface WasmApi {
 
 const webAssemblyApi = (): WasmApi | undefined => (globalThis as { WebAssembly?: WasmApi }).WebAssembly
 
-/** The exports of assembly/index.ts. Pointers are byte offsets; booleans are 0 or 1. */
-interface KernelExports {
+/**
+ * The exports of assembly/index.ts. Pointers are byte offsets; booleans are 0
+ * or 1. Beyond the `Kernels` primitives: the scratch sizes the kernels need,
+ * and fusions of two kernels into one pass that give the same bits as the two
+ * calls. These may run in place: `tanhForward` (y = x), `tanhBackward`
+ * (dx = dy), `normalize` and `normalizeTanh` (xhat = x), `normalizeBackward`
+ * and `tanhNormalizeBackward` (dx = dy).
+ */
+export interface WasmKernelExports {
   heapBase(): number
-  matmulScratchBytes(n: number, k: number, transB: number): number
+  matmulScratchBytes(n: number, k: number): number
+  normalizeScratchBytes(cols: number): number
+  normalizeBackwardScratchBytes(cols: number): number
   matmul(
     m: number, n: number, k: number, a: number, transA: number, b: number, transB: number,
     c: number, accumulate: number, scratch: number,
@@ -150,10 +169,26 @@ interface KernelExports {
     dy: number, xhat: number, variance: number, gamma: number, eps: number, batchStatistics: number,
     dx: number, dgamma: number, dbeta: number, rows: number, cols: number, scratch: number,
   ): void
+  /** `normalize` then `tanhForward` on its output in one pass (the same bits); y is the tanh's output. */
+  normalizeTanh(
+    x: number, mean: number, variance: number, gamma: number, beta: number, eps: number,
+    xhat: number, y: number, rows: number, cols: number, scratch: number,
+  ): void
+  /** `tanhBackward` (dh at tanh's output h) then `normalizeBackward`, in one pass (the same bits). */
+  tanhNormalizeBackward(
+    dh: number, h: number, xhat: number, variance: number, gamma: number, eps: number, batchStatistics: number,
+    dx: number, dgamma: number, dbeta: number, rows: number, cols: number, scratch: number,
+  ): void
   softmaxCrossEntropy(logits: number, targets: number, probs: number, rows: number, cols: number): number
   softmaxCrossEntropyBackward(
     probs: number, targets: number, scale: number, dlogits: number, rows: number, cols: number,
   ): void
+  sgdUpdate(params: number, grads: number, lr: number, n: number): void
+  adamwUpdate(
+    params: number, grads: number, m: number, v: number, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, decay: number, c1: number, c2: number,
+  ): void
+  movingAverage(running: number, batch: number, keep: number, weight: number, n: number): void
 }
 
 let decodedModule: Uint8Array | undefined
@@ -211,7 +246,7 @@ const checkIds = (what: string, ids: Int32Array, count: number, bound: number): 
   }
 }
 
-const wasmKernels = (memory: WasmMemory, wasm: KernelExports): WasmKernels => {
+const wasmKernels = (memory: WasmMemory, wasm: WasmKernelExports): WasmKernels => {
   const base = alignUp(wasm.heapBase())
   let top = base
 
@@ -302,6 +337,7 @@ const wasmKernels = (memory: WasmMemory, wasm: KernelExports): WasmKernels => {
     name: 'wasm',
     arena,
     owns,
+    exports: wasm,
 
     alloc<D extends FloatArray>(like: D, n: number): D {
       if (!(like instanceof Float32Array)) return allocLike(like, n)
@@ -322,8 +358,8 @@ const wasmKernels = (memory: WasmMemory, wasm: KernelExports): WasmKernels => {
       needs('matmul a', a, m * k)
       needs('matmul b', b, k * n)
       needs('matmul c', c, m * n)
-      // Packed panels, plus a k×n copy of a transposed B.
-      const scratch = wasm.matmulScratchBytes(n, k, transB ? 1 : 0)
+      // The packed A panel and strips of B.
+      const scratch = wasm.matmulScratchBytes(n, k)
       const args = [input(a, m * k), input(b, k * n), accumulate ? inputOutput(c, m * n) : output(c, m * n)] as const
       return call(args, scratch, ([pa, pb, pc], ps) => {
         wasm.matmul(m, n, k, pa, transA ? 1 : 0, pb, transB ? 1 : 0, pc, accumulate ? 1 : 0, ps)
@@ -421,8 +457,7 @@ const wasmKernels = (memory: WasmMemory, wasm: KernelExports): WasmKernels => {
         input(x, rows * cols), input(mean, cols), input(variance, cols), input(gamma, cols), input(beta, cols),
         output(xhat, rows * cols), output(y, rows * cols),
       ] as const
-      // Scratch: the per-column scale 1/sqrt(var + eps), cols float32.
-      return call(args, cols * 4, ([px, pm, pv, pg, pb, ph, py], ps) => {
+      return call(args, wasm.normalizeScratchBytes(cols), ([px, pm, pv, pg, pb, ph, py], ps) => {
         wasm.normalize(px, pm, pv, pg, pb, eps, ph, py, rows, cols, ps)
       }, reference)
     },
@@ -441,8 +476,7 @@ const wasmKernels = (memory: WasmMemory, wasm: KernelExports): WasmKernels => {
         input(dy, rows * cols), input(xhat, rows * cols), input(variance, cols), input(gamma, cols),
         output(dx, rows * cols), output(dgamma, cols), output(dbeta, cols),
       ] as const
-      // Scratch: two float64 sums per column, then three float32 coefficients.
-      return call(args, cols * 28, ([pdy, ph, pv, pg, pdx, pdg, pdb], ps) => {
+      return call(args, wasm.normalizeBackwardScratchBytes(cols), ([pdy, ph, pv, pg, pdx, pdg, pdb], ps) => {
         wasm.normalizeBackward(pdy, ph, pv, pg, eps, batchStatistics ? 1 : 0, pdx, pdg, pdb, rows, cols, ps)
       }, reference)
     },
@@ -467,6 +501,50 @@ const wasmKernels = (memory: WasmMemory, wasm: KernelExports): WasmKernels => {
       return call(args, 0, ([pp, pt, pd]) => {
         wasm.softmaxCrossEntropyBackward(pp, pt, scale, pd, rows, cols)
       }, reference)
+    },
+
+    // A training session calls the updates every step on buffers it owns:
+    // then they go straight to the kernel, allocating nothing.
+
+    sgdUpdate(params, grads, lr, n) {
+      if (!(params instanceof Float32Array && grads instanceof Float32Array)) {
+        return referenceKernels.sgdUpdate(params, grads, lr, n)
+      }
+      needs('sgdUpdate params', params, n)
+      needs('sgdUpdate grads', grads, n)
+      if (owns(params) && owns(grads)) return wasm.sgdUpdate(params.byteOffset, grads.byteOffset, lr, n)
+      return call([inputOutput(params, n), input(grads, n)] as const, 0, ([pp, pg]) => {
+        wasm.sgdUpdate(pp, pg, lr, n)
+      }, () => referenceKernels.sgdUpdate(params, grads, lr, n))
+    },
+
+    adamwUpdate(params, grads, m, v, n, lr, beta1, beta2, eps, decay, c1, c2) {
+      if (!(params instanceof Float32Array && grads instanceof Float32Array && m instanceof Float32Array && v instanceof Float32Array)) {
+        return referenceKernels.adamwUpdate(params, grads, m, v, n, lr, beta1, beta2, eps, decay, c1, c2)
+      }
+      needs('adamwUpdate params', params, n)
+      needs('adamwUpdate grads', grads, n)
+      needs('adamwUpdate m', m, n)
+      needs('adamwUpdate v', v, n)
+      if (owns(params) && owns(grads) && owns(m) && owns(v)) {
+        return wasm.adamwUpdate(params.byteOffset, grads.byteOffset, m.byteOffset, v.byteOffset, n, lr, beta1, beta2, eps, decay, c1, c2)
+      }
+      const args = [inputOutput(params, n), input(grads, n), inputOutput(m, n), inputOutput(v, n)] as const
+      return call(args, 0, ([pp, pg, pm, pv]) => {
+        wasm.adamwUpdate(pp, pg, pm, pv, n, lr, beta1, beta2, eps, decay, c1, c2)
+      }, () => referenceKernels.adamwUpdate(params, grads, m, v, n, lr, beta1, beta2, eps, decay, c1, c2))
+    },
+
+    movingAverage(running, batch, keep, weight, n) {
+      if (!(running instanceof Float32Array && batch instanceof Float32Array)) {
+        return referenceKernels.movingAverage(running, batch, keep, weight, n)
+      }
+      needs('movingAverage running', running, n)
+      needs('movingAverage batch', batch, n)
+      if (owns(running) && owns(batch)) return wasm.movingAverage(running.byteOffset, batch.byteOffset, keep, weight, n)
+      return call([inputOutput(running, n), input(batch, n)] as const, 0, ([pr, pb]) => {
+        wasm.movingAverage(pr, pb, keep, weight, n)
+      }, () => referenceKernels.movingAverage(running, batch, keep, weight, n))
     },
   }
 }

@@ -9,6 +9,7 @@
  * eval:  the same with the running statistics.
  * Both:  y = weight · xhat + bias.
  */
+import type { Kernels } from '../kernels/kernels.js'
 import { type FloatArray, type Tensor, tensor } from '../tensor.js'
 import type { LayerOps } from './layer.js'
 import { floatInput, replaced } from './layer.js'
@@ -50,9 +51,12 @@ export interface BatchNormTape {
   readonly batchStatistics: boolean
 }
 
-/** (1 − m)·running + m·scale·batch, elementwise, into a new array. */
-const blend = (running: FloatArray, batch: FloatArray, momentum: number, scale: number): FloatArray =>
-  running.map((r, j) => (1 - momentum) * r + momentum * scale * batch[j]!)
+/** (1 − m)·running + (m·scale)·batch, elementwise, into a new array. */
+const blend = (k: Kernels, running: FloatArray, batch: FloatArray, momentum: number, scale: number): FloatArray => {
+  const next = running.slice()
+  k.movingAverage(next, batch, 1 - momentum, momentum * scale, next.length)
+  return next
+}
 
 export const batchNormOps: LayerOps<BatchNorm1d, BatchNormTape> = {
   forward(k, layer, input, mode) {
@@ -80,8 +84,8 @@ export const batchNormOps: LayerOps<BatchNorm1d, BatchNormTape> = {
     k.normalize(x.data, mean, variance, layer.weight.data, layer.bias.data, layer.eps, xhat, y, rows, cols)
     const updated: BatchNorm1d = {
       ...layer,
-      runningMean: tensor([cols], blend(layer.runningMean.data, mean, layer.momentum, 1)),
-      runningVar: tensor([cols], blend(layer.runningVar.data, variance, layer.momentum, rows / (rows - 1))),
+      runningMean: tensor([cols], blend(k, layer.runningMean.data, mean, layer.momentum, 1)),
+      runningVar: tensor([cols], blend(k, layer.runningVar.data, variance, layer.momentum, rows / (rows - 1))),
     }
     return { y: tensor(x.shape, y), tape: { xhat: tensor(x.shape, xhat), variance, batchStatistics: true }, layer: updated }
   },
