@@ -11,7 +11,7 @@
  *   unavailable is an error; `gpu` alone picks the best mode and says so.
  */
 import {
-  createWasmKernels, type Kernels, type Model, type Optimizer, type OptimizerState, pureSession, referenceKernels,
+  createWasmKernels, type Kernels, leanSession, type Model, type Optimizer, type OptimizerState, pureSession, referenceKernels,
   type TrainingSession, wasmKernelsUnavailable, type WasmKernels,
 } from '@wavenet/core'
 import { Context, Effect, Layer } from 'effect'
@@ -40,28 +40,21 @@ const plain = (kernels: Kernels, name: string): Backend => ({
   session: (model, optimizer, state) => pureSession(kernels, model, optimizer, state),
 })
 
-const wasm = (kernels: WasmKernels): Backend => {
-  const scratch = <A>(f: () => A): A => {
+const wasm = (kernels: WasmKernels): Backend => ({
+  name: 'wasm',
+  kernels,
+  scratch(f) {
     const mark = kernels.arena.mark()
     try {
       return f()
     } finally {
       kernels.arena.reset(mark)
     }
-  }
-  return {
-    name: 'wasm',
-    kernels,
-    scratch,
-    session(model, optimizer, state) {
-      // The pure step keeps nothing in wasm memory past its end (the optimizer and the running
-      // statistics write fresh arrays), so each step's working memory is freed after it: the
-      // arena never fills, and every step runs the same kernels, which keeps runs reproducible.
-      const pure = pureSession(kernels, model, optimizer, state)
-      return { ...pure, step: (batch) => scratch(() => pure.step(batch)) }
-    },
-  }
-}
+  },
+  // The lean session owns its buffers in wasm memory (the arena grows to fit them while it holds
+  // nothing else) and computes the same bits as the pure step.
+  session: (model, optimizer, state, batchSize) => leanSession(kernels, model, optimizer, state, batchSize),
+})
 
 /** The part of @wavenet/gpu this module uses, so tests can supply their own opener. */
 export interface GpuHandle {
