@@ -24,8 +24,6 @@ const { values: options } = parseArgs({
 const steps = Number(options.steps)
 const BATCH = 32
 const BLOCK = 8
-/** Examples per call of `evaluate`, each in its own arena frame: what one call allocates is freed before the next. */
-const EVAL_SLICE = 8192
 
 const words = (split) => core.parseCorpus(readFileSync(`${options.data}/names.${split}.txt`, 'utf8')).words
 const [trainWords, valWords] = [words('train'), words('val')]
@@ -60,23 +58,17 @@ const trainSeconds = (performance.now() - start) / 1000
 const trained = session.snapshot().model
 session.dispose()
 
-/** Mean eval-mode loss over all examples, in slices whose buffers are freed as it goes. */
-const loss = (data) => {
-  let total = 0
-  for (let from = 0; from < data.count; from += EVAL_SLICE) {
-    const count = Math.min(EVAL_SLICE, data.count - from)
-    const slice = {
-      contexts: data.contexts.subarray(from * BLOCK, (from + count) * BLOCK),
-      targets: data.targets.subarray(from, from + count),
-      count,
-      blockSize: BLOCK,
-    }
+/** Mean eval-mode loss over all examples, each chunk's buffers freed as it goes. */
+const loss = (data) => core.evaluate(kernels, trained, data, {
+  perChunk: (run) => {
     const mark = kernels.arena.mark()
-    total += core.evaluate(kernels, trained, slice) * count
-    kernels.arena.reset(mark)
-  }
-  return total / data.count
-}
+    try {
+      return run()
+    } finally {
+      kernels.arena.reset(mark)
+    }
+  },
+})
 
 console.log(`trainSeconds ${trainSeconds.toFixed(1)} (${((trainSeconds / steps) * 1000).toFixed(3)} ms per step)`)
 console.log(`train ${loss(train).toFixed(4)}`)

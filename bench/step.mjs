@@ -131,16 +131,22 @@ function table() {
     process.stderr.write(`round ${round + 1}/${rounds} done\n`)
   }
   const ms = (system, batch) => (results[`${system} ${batch}`] === undefined ? undefined : median(results[`${system} ${batch}`]))
+  /** The median over rounds of each round's ratio to torch: the pairs measured side by side. */
+  const versusTorch = (system, batch) => {
+    const torch = results[`torch ${batch}`]
+    return torch === undefined ? undefined : median(results[`${system} ${batch}`].map((t, i) => t / torch[i]))
+  }
 
   console.log(`One training step of the lecture model (76,579 parameters), ms per step: median of ${rounds} rounds,`)
-  console.log(`systems alternating within each round (node ${process.version}${torchAvailable ? '' : '; torch not importable by ' + PYTHON})`)
+  console.log(`systems alternating within each round (node ${process.version}${torchAvailable ? '' : '; torch not importable by ' + PYTHON});`)
+  console.log('"/ torch": the median over rounds of the ratio to the anchor measured in the same round')
   console.log()
   console.log('system  batch   ms/step   µs/example   / torch')
   for (const batch of BATCHES) {
     for (const system of systems) {
       const t = ms(system, batch)
-      const torch = ms('torch', batch)
-      const ratio = torch === undefined ? '' : fmt(t / torch, 2).padStart(8)
+      const pair = versusTorch(system, batch)
+      const ratio = pair === undefined ? '' : fmt(pair, 2).padStart(8)
       console.log(`${system.padEnd(6)} ${String(batch).padStart(6)} ${fmt(t).padStart(9)} ${fmt((t / batch) * 1000, 2).padStart(12)} ${ratio}`)
     }
   }

@@ -152,7 +152,7 @@ const eval$ = Command.make(
       const corpus = yield* readCorpus(o.data)
       const encoded = yield* encodeExamples(checkpoint.vocab, corpus.words, receptiveField(checkpoint.model), o.data, corpus.lines)
       const { kernels, scratch } = yield* BackendService
-      const loss = scratch(() => evaluate(kernels, checkpoint.model, encoded))
+      const loss = evaluate(kernels, checkpoint.model, encoded, { perChunk: scratch })
       if (o.json) return yield* out(JSON.stringify({ loss, examples: encoded.count }))
       yield* out(`loss ${loss.toFixed(4)} over ${encoded.count} examples`)
     }), o.backend, o.logLevel),

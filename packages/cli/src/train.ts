@@ -209,7 +209,7 @@ export const train = (config: TrainConfig): Effect.Effect<TrainSummary, CliError
       Effect.uninterruptible,
     )
     const validate = Effect.suspend(() => {
-      const loss = backend.scratch(() => evaluate(backend.kernels, session.snapshot().model, start.val))
+      const loss = evaluate(backend.kernels, session.snapshot().model, start.val, { perChunk: backend.scratch })
       history.val.push([step, loss])
       return Effect.logInfo('validation').pipe(Effect.annotateLogs({ step, valLoss: Number(loss.toFixed(4)) }))
     })
@@ -270,8 +270,8 @@ export const train = (config: TrainConfig): Effect.Effect<TrainSummary, CliError
       yield* loop
       yield* save
       const { model } = session.snapshot()
-      const trainLoss = backend.scratch(() => evaluate(backend.kernels, model, start.train))
-      const valLoss = backend.scratch(() => evaluate(backend.kernels, model, start.val))
+      const trainLoss = evaluate(backend.kernels, model, start.train, { perChunk: backend.scratch })
+      const valLoss = evaluate(backend.kernels, model, start.val, { perChunk: backend.scratch })
       const sampled = backend.scratch(() => sampleWords(backend.kernels, model, start.vocab, seeded(config.seed), config.samples))
       return { model, trainLoss, valLoss, samples: E.isRight(sampled) ? sampled.right[0] : [] }
     }).pipe(Effect.onInterrupt(() => onInterrupt))

@@ -33,12 +33,22 @@ export const trainStep = (
 export const batchLoss = (kernels: Kernels, model: Model, batch: Batch): number =>
   crossEntropy(kernels, modelForward(kernels, model, batch.contexts, 'eval').y, batch.targets).loss
 
+/** How `evaluate` runs: chunk size, and a wrapper around each chunk (e.g. one that frees the chunk's working memory). */
+export interface EvaluateOptions {
+  /** Examples per forward pass (default 1024). */
+  readonly chunk?: number
+  /** Runs each chunk's computation; the default runs it as is. */
+  readonly perChunk?: (run: () => number) => number
+}
+
 /**
  * Mean cross-entropy over every example in eval mode (the lecture's
  * `split_loss`), computed in chunks so memory stays bounded.
  */
-export const evaluate = (kernels: Kernels, model: Model, data: Examples, chunk = 4096): number => {
+export const evaluate = (kernels: Kernels, model: Model, data: Examples, options: EvaluateOptions = {}): number => {
   if (data.count === 0) return Number.NaN
+  const chunk = options.chunk ?? 1024
+  const perChunk = options.perChunk ?? ((run) => run())
   const all = allExamples(data)
   let total = 0
   for (let start = 0; start < data.count; start += chunk) {
@@ -47,7 +57,7 @@ export const evaluate = (kernels: Kernels, model: Model, data: Examples, chunk =
       contexts: indices([end - start, data.blockSize], all.contexts.data.subarray(start * data.blockSize, end * data.blockSize)),
       targets: indices([end - start], all.targets.data.subarray(start, end)),
     }
-    total += batchLoss(kernels, model, batch) * (end - start)
+    total += perChunk(() => batchLoss(kernels, model, batch)) * (end - start)
   }
   return total / data.count
 }
