@@ -9,5 +9,7 @@ export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'examples/**/*.test.ts'],
     testTimeout: 60_000,
+    // In CI, every test by name: skipped suites carry the reason in their name (GPU modes).
+    reporters: process.env['CI'] ? ['verbose'] : ['default'],
   },
 })
