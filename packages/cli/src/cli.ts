@@ -7,7 +7,7 @@
 import { Command, HelpDoc, Options, ValidationError } from '@effect/cli'
 import type { FileSystem, Path } from '@effect/platform'
 import {
-  evaluate, parameterCount, receptiveField, sampleWords, seeded, layerParameters, size,
+  BOUNDARY_DISPLAY, evaluate, parameterCount, receptiveField, sampleWords, seeded, layerParameters, size,
   type Checkpoint,
 } from '@wavenet/core'
 import asciichart from 'asciichart'
@@ -16,6 +16,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { backendLayer, BackendService, type BackendName } from './backend.js'
 import { loadCheckpoint } from './checkpoints.js'
 import { encodeExamples, readCorpus } from './dataset.js'
+import { eventLoopTurn } from './event-loop.js'
 import { type CliError, oneLine, UsageError } from './errors.js'
 import * as O from './options.js'
 import { train, type TrainSummary } from './train.js'
@@ -55,18 +56,19 @@ const train$ = Command.make(
     groupSize: O.count('group-size', 'neighbours fused per level, at least 2 (default 2)').pipe(Options.optional),
     embedding: O.count('embedding', 'width of a character vector (default 24)').pipe(Options.optional),
     hidden: O.count('hidden', 'width of a fused vector (default 128)').pipe(Options.optional),
-    steps: O.count('steps', 'total training steps').pipe(Options.withDefault(200_000)),
-    batch: O.count('batch', 'examples per step').pipe(Options.withDefault(32)),
+    steps: O.count('steps', 'total training steps, counting those of --resume (default 200000)').pipe(Options.withDefault(200_000)),
+    batch: O.count('batch', 'examples per step, at least 2 (default 32)').pipe(Options.withDefault(32)),
     optimizer: Options.choice('optimizer', ['sgd', 'adamw'] as const).pipe(Options.withDescription('optimizer (default sgd)'), Options.optional),
     lr: O.positiveNumber('lr', 'learning rate (default 0.1 for sgd, 3e-3 for adamw)').pipe(Options.optional),
-    lrDecayAt: O.fractionNumber('lr-decay-at', 'fraction of the steps after which the learning rate decays').pipe(Options.withDefault(0.75)),
-    lrDecay: O.nonNegativeNumber('lr-decay', 'factor applied to the learning rate at --lr-decay-at').pipe(Options.withDefault(0.1)),
+    lrDecayAt: O.fractionNumber('lr-decay-at', 'fraction of the steps after which the learning rate decays (default 0.75)').pipe(Options.optional),
+    lrDecay: O.nonNegativeNumber('lr-decay', 'factor applied to the learning rate at --lr-decay-at (default 0.1)').pipe(Options.optional),
     weightDecay: O.nonNegativeNumber('weight-decay', 'AdamW weight decay (default 0.01)').pipe(Options.optional),
-    seed: O.seed('seed of the initialisation, the split and the minibatches').pipe(Options.withDefault(42)),
+    seed: O.seed('seed of the initialisation, the split and the minibatches (default 42; on --resume, the checkpoint\'s)').pipe(Options.optional),
     evalEvery: O.count('eval-every', 'steps between validation losses (default: a tenth of the steps)').pipe(Options.optional),
-    saveEvery: O.count('save-every', 'steps between checkpoints (always one at the end)').pipe(Options.withDefault(10_000)),
-    out: O.file('out', 'checkpoint to write (.safetensors)').pipe(Options.withDefault('model.safetensors')),
-    resume: O.file('resume', 'continue the run saved in this checkpoint, up to --steps in total').pipe(Options.optional),
+    saveEvery: O.count('save-every', 'steps between checkpoints, and one at the end (default 10000)').pipe(Options.withDefault(10_000)),
+    out: O.file('out', 'checkpoint to write (default model.safetensors; on --resume, the file resumed from)').pipe(Options.optional),
+    force: Options.boolean('force').pipe(Options.withDescription('replace an existing --out')),
+    resume: O.file('resume', 'continue the run saved in this checkpoint, up to --steps in total (same data flags)').pipe(Options.optional),
     backend: O.backend,
     logLevel: O.logLevel,
     json: O.json,
@@ -83,8 +85,12 @@ const train$ = Command.make(
       ...Option.isSome(o.lr) ? { lr: o.lr.value } : {},
       ...Option.isSome(o.weightDecay) ? { weightDecay: o.weightDecay.value } : {},
       ...Option.isSome(o.resume) ? { resume: o.resume.value } : {},
-      steps: o.steps, batch: o.batch, lrDecayAt: o.lrDecayAt, lrDecay: o.lrDecay, seed: o.seed,
-      evalEvery: Option.getOrElse(o.evalEvery, () => Math.max(1, Math.ceil(o.steps / 10))), saveEvery: o.saveEvery, out: o.out,
+      ...Option.isSome(o.lrDecayAt) ? { lrDecayAt: o.lrDecayAt.value } : {},
+      ...Option.isSome(o.lrDecay) ? { lrDecay: o.lrDecay.value } : {},
+      ...Option.isSome(o.seed) ? { seed: o.seed.value } : {},
+      ...Option.isSome(o.out) ? { out: o.out.value } : {},
+      steps: o.steps, batch: o.batch, force: o.force,
+      evalEvery: Option.getOrElse(o.evalEvery, () => Math.max(1, Math.ceil(o.steps / 10))), saveEvery: o.saveEvery,
       samples: 10,
     }
     const program = Effect.gen(function* () {
@@ -106,34 +112,47 @@ const train$ = Command.make(
   },
 ).pipe(Command.withDescription('train a model on a file of words (or the built-in names) and save a checkpoint'))
 
+/** Words sampled per batch of `sample`. */
+const SAMPLE_CHUNK = 1024
+
 const sample$ = Command.make(
   'sample',
   {
     model: O.file('model', 'checkpoint to sample from'),
-    count: O.count('n', 'number of words').pipe(Options.withDefault(20)),
-    temperature: O.positiveNumber('temperature', 'below 1 sharpens the distribution, above 1 flattens it').pipe(Options.withDefault(1)),
+    count: O.count('n', 'number of words (default 20)').pipe(Options.withDefault(20)),
+    temperature: O.positiveNumber('temperature', 'below 1 sharpens the distribution, above 1 flattens it (default 1)').pipe(Options.withDefault(1)),
     topK: O.count('top-k', 'draw only among the K most likely characters').pipe(Options.optional),
     seed: O.seed('seed of the draws (default: a new one each run)').pipe(Options.optional),
     prefix: Options.text('prefix').pipe(Options.withDescription('every word starts with this text'), Options.withDefault('')),
-    maxLength: O.count('max-length', 'longest word, prefix included').pipe(Options.withDefault(64)),
+    maxLength: O.count('max-length', 'longest word, prefix included (default 64)').pipe(Options.withDefault(64)),
     backend: O.backend,
     logLevel: O.logLevel,
     json: O.json,
   },
   (o) =>
     withShell(Effect.gen(function* () {
+      if ([...o.prefix].length > o.maxLength) {
+        return yield* Effect.fail(new UsageError({ message: `--prefix is longer than --max-length ${o.maxLength}` }))
+      }
       const checkpoint = yield* loadCheckpoint(o.model)
       const { kernels, scratch } = yield* BackendService
       const seed = Option.getOrElse(o.seed, () => Math.floor(Math.random() * 2 ** 31))
-      const sampled = scratch(() => sampleWords(kernels, checkpoint.model, checkpoint.vocab, seeded(seed), o.count, {
-        temperature: o.temperature, prefix: o.prefix, maxLength: o.maxLength, ...Option.isSome(o.topK) ? { topK: o.topK.value } : {},
-      }))
-      if (E.isLeft(sampled)) {
-        return yield* Effect.fail(new UsageError({ message: `--prefix: character ${JSON.stringify(sampled.left.character)} is not in the model's vocabulary` }))
+      const options = { temperature: o.temperature, prefix: o.prefix, maxLength: o.maxLength, ...Option.isSome(o.topK) ? { topK: o.topK.value } : {} }
+      // In chunks, printed as they come: memory stays bounded and Ctrl-C is seen between chunks.
+      let rng = seeded(seed)
+      const all: string[] = []
+      for (let done = 0; done < o.count; done += SAMPLE_CHUNK) {
+        const sampled = scratch(() => sampleWords(kernels, checkpoint.model, checkpoint.vocab, rng, Math.min(SAMPLE_CHUNK, o.count - done), options))
+        if (E.isLeft(sampled)) {
+          return yield* Effect.fail(new UsageError({ message: `--prefix: character ${JSON.stringify(sampled.left.character)} is not in the model's vocabulary` }))
+        }
+        const [words, next] = sampled.right
+        rng = next
+        if (o.json) all.push(...words)
+        else for (const word of words) yield* out(word)
+        yield* eventLoopTurn
       }
-      const [words] = sampled.right
-      if (o.json) return yield* out(JSON.stringify({ words, seed }))
-      for (const word of words) yield* out(word)
+      if (o.json) yield* out(JSON.stringify({ words: all, seed }))
     }), o.backend, o.logLevel),
 ).pipe(Command.withDescription('print words sampled from a model, one per line'))
 
@@ -189,7 +208,7 @@ const inspect$ = Command.make(
         levels: config.kind === 'wavenet' ? config.levels : 1,
         // The flat model fuses its whole context in one level.
         groupSize: config.kind === 'wavenet' ? config.groupSize : config.context,
-        vocab: checkpoint.vocab.symbols.map((s) => (s === '' ? '.' : s)).join(''),
+        vocab: checkpoint.vocab.symbols.map((s) => (s === '' ? BOUNDARY_DISPLAY : s)).join(''),
         step: checkpoint.step,
         layers,
         history: checkpoint.history,
@@ -228,6 +247,11 @@ export const run = (argv: readonly string[]) =>
       Effect.catchAll((e) => {
         const message = ValidationError.isValidationError(e) ? validationMessage(e) : e.message
         return Effect.sync(() => process.stderr.write(`wavenet: ${message}\n`)).pipe(Effect.zipRight(Effect.fail(e)))
+      }),
+      // A bug, not bad input: still one line, and still a failure.
+      Effect.catchAllDefect((defect) => {
+        const message = defect instanceof Error ? defect.message : String(defect)
+        return Effect.sync(() => process.stderr.write(`wavenet: internal error: ${oneLine(message)}\n`)).pipe(Effect.zipRight(Effect.die(defect)))
       }),
     ),
   )

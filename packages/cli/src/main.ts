@@ -7,6 +7,12 @@ import { NodeContext, NodeRuntime } from '@effect/platform-node'
 import { Cause, Effect, Exit } from 'effect'
 import { run } from './cli.js'
 
+// A reader that stops early (`wavenet sample | head`) closes the pipe: that ends the output, not in error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0)
+  throw e
+})
+
 run(process.argv).pipe(
   Effect.provide(NodeContext.layer),
   NodeRuntime.runMain({

@@ -48,7 +48,7 @@ export const json = Options.boolean('json').pipe(Options.withDescription('print 
 
 export const backend = Options.choice('backend', backendNames).pipe(
   Options.withDefault('wasm' as const),
-  Options.withDescription('compute backend: wasm (WebAssembly SIMD, fast CPU), js (reference kernels), gpu or gpu:<webgpu|headlessgl|webasm|cpu> (gpu.js)'),
+  Options.withDescription('compute backend: wasm (WebAssembly SIMD, fast CPU; the default), js (reference kernels), gpu or gpu:<webgpu|headlessgl|webasm|cpu> (gpu.js)'),
 )
 
 export const logLevels = ['debug', 'info', 'warning', 'error', 'none'] as const
@@ -56,5 +56,5 @@ export type LogLevelName = (typeof logLevels)[number]
 
 export const logLevel = Options.choice('log-level', logLevels).pipe(
   Options.withDefault('info' as const),
-  Options.withDescription('least severe log messages shown on stderr'),
+  Options.withDescription('least severe log messages shown on stderr (default info)'),
 )

@@ -12,15 +12,16 @@
 import type { FileSystem, Path } from '@effect/platform'
 import {
   buildVocabulary, type Checkpoint, type Examples, evaluate, type History, minibatch, type Model, type OptimizerConfig, type OptimizerState,
-  optimizerFrom, parameterCount, receptiveField, type Rng, sampleWords, seeded, shuffleSplit, trainableParameters,
+  optimizerFrom, parameterCount, receptiveField, type Rng, sampleWords, seeded, shuffleSplit, split, trainableParameters,
   type Vocabulary, wavenet,
 } from '@wavenet/core'
 import { Effect } from 'effect'
 import * as E from 'fp-ts/lib/Either.js'
 import { type Backend, BackendService } from './backend.js'
-import { loadCheckpoint, saveCheckpoint } from './checkpoints.js'
+import { checkWritable, loadCheckpoint, saveCheckpoint } from './checkpoints.js'
 import { BUILTIN, builtinWords, encodeExamples, readCorpus } from './dataset.js'
 import { type CliError, DataError, DivergedError, UsageError } from './errors.js'
+import { eventLoopTurn } from './event-loop.js'
 import { progress } from './progress.js'
 
 export interface TrainConfig {
@@ -35,18 +36,27 @@ export interface TrainConfig {
   readonly hidden?: number
   /** Total steps (on `resume`, counting the steps already taken). */
   readonly steps: number
+  /** Examples per step, at least 2 (batchnorm needs more than one). */
   readonly batch: number
-  /** Defaults: sgd; lr 0.1 for sgd and 3e-3 for adamw. */
+  /**
+   * The optimizer and its schedule. Defaults: sgd; lr 0.1 for sgd, 3e-3 for
+   * adamw; decay by 0.1 after 0.75 of the steps; weight decay 0.01 (adamw
+   * only). On `resume` they come from the checkpoint and, when given, must
+   * match it.
+   */
   readonly optimizer?: 'sgd' | 'adamw'
   readonly lr?: number
-  readonly lrDecayAt: number
-  readonly lrDecay: number
-  /** AdamW only (default 0.01). */
+  readonly lrDecayAt?: number
+  readonly lrDecay?: number
   readonly weightDecay?: number
-  readonly seed: number
+  /** Seed of the initialisation, the split and the minibatches: default 42, or on `resume` the checkpoint's. */
+  readonly seed?: number
   readonly evalEvery: number
   readonly saveEvery: number
-  readonly out: string
+  /** The checkpoint to write: default `model.safetensors`, or on `resume` the file resumed from. */
+  readonly out?: string
+  /** Replace an existing `out` (never needed for the file being resumed). */
+  readonly force?: boolean
   readonly resume?: string
   /** Words sampled at the end. */
   readonly samples: number
@@ -91,6 +101,7 @@ const median = (xs: readonly number[]): number => {
 interface Start {
   readonly model: Model
   readonly vocab: Vocabulary
+  readonly seed: number
   readonly step: number
   readonly rng: Rng
   readonly history: History
@@ -105,21 +116,28 @@ interface Start {
  * Words for training and validation, the generator after any split, and each
  * list's line numbers when it is a file in its own order (not shuffled).
  */
-const loadWords = (config: TrainConfig) =>
+const loadWords = (config: TrainConfig, seed: number) =>
   Effect.gen(function* () {
     const source = config.data ?? BUILTIN
     const corpus = config.data === undefined ? { words: builtinWords(), lines: undefined } : yield* readCorpus(config.data)
+    // The data's generator is split off the seed's, which initialises the model.
+    const [data] = split(seeded(seed))
     if (config.val !== undefined) {
       const val = yield* readCorpus(config.val)
-      return { source, all: corpus.words, train: corpus.words, trainLines: corpus.lines, val: val.words, valLines: val.lines, rng: seeded(config.seed) }
+      return { source, all: corpus.words, train: corpus.words, trainLines: corpus.lines, val: val.words, valLines: val.lines, rng: data }
     }
-    const [split, rng] = shuffleSplit(seeded(config.seed), corpus.words)
-    return { source, all: corpus.words, train: split.train, trainLines: undefined, val: split.val, valLines: undefined, rng }
+    const [parts, rng] = shuffleSplit(data, corpus.words)
+    if (parts.val.length === 0) {
+      return yield* Effect.fail(new DataError({
+        message: `${source} has ${corpus.words.length} words, too few for a validation split: give more words, or --val FILE`,
+      }))
+    }
+    return { source, all: corpus.words, train: parts.train, trainLines: undefined, val: parts.val, valLines: undefined, rng }
   })
 
 const optimizerConfig = (config: TrainConfig): Effect.Effect<OptimizerConfig, UsageError> => {
   const kind = config.optimizer ?? 'sgd'
-  const schedule = { totalSteps: config.steps, decayAt: config.lrDecayAt, decay: config.lrDecay }
+  const schedule = { totalSteps: config.steps, decayAt: config.lrDecayAt ?? 0.75, decay: config.lrDecay ?? 0.1 }
   if (kind === 'sgd') {
     if (config.weightDecay !== undefined) return Effect.fail(new UsageError({ message: '--weight-decay applies to --optimizer adamw only' }))
     return Effect.succeed({ kind, lr: config.lr ?? 0.1, ...schedule })
@@ -127,50 +145,70 @@ const optimizerConfig = (config: TrainConfig): Effect.Effect<OptimizerConfig, Us
   return Effect.succeed({ kind, lr: config.lr ?? 3e-3, ...schedule, betas: [0.9, 0.999], eps: 1e-8, weightDecay: config.weightDecay ?? 0.01 })
 }
 
+/** Sizes beyond which a model is refused up front (the limits a checkpoint load applies too). */
+const MAX_FIELD = 2 ** 20
+const MAX_PARAMETERS = 2 ** 28
+
 const fresh = (config: TrainConfig) =>
   Effect.gen(function* () {
-    const words = yield* loadWords(config)
+    const seed = config.seed ?? 42
     const levels = config.levels ?? 3
     const groupSize = config.groupSize ?? 2
+    const embedding = config.embedding ?? 24
+    const hidden = config.hidden ?? 128
+    if (groupSize ** levels > MAX_FIELD) {
+      return yield* Effect.fail(new UsageError({ message: `--group-size ${groupSize} and --levels ${levels} give a context of ${groupSize ** levels} characters, more than ${MAX_FIELD}` }))
+    }
+    if (groupSize * Math.max(embedding, hidden) * hidden * levels > MAX_PARAMETERS) {
+      return yield* Effect.fail(new UsageError({ message: `--embedding ${embedding}, --hidden ${hidden} and --levels ${levels} give more than ${MAX_PARAMETERS} parameters` }))
+    }
+    const words = yield* loadWords(config, seed)
     const vocab = buildVocabulary([...words.all, ...words.val])
-    const model = wavenet({
-      vocab: vocab.symbols.length, levels, groupSize, embedding: config.embedding ?? 24, hidden: config.hidden ?? 128, seed: config.seed,
-    })
+    const model = wavenet({ vocab: vocab.symbols.length, levels, groupSize, embedding, hidden, seed })
     const block = receptiveField(model)
     const start: Start = {
-      model, vocab, step: 0, rng: words.rng, history: { train: [], val: [] }, optimizer: yield* optimizerConfig(config), state: undefined,
+      model, vocab, seed, step: 0, rng: words.rng, history: { train: [], val: [] }, optimizer: yield* optimizerConfig(config), state: undefined,
       train: yield* encodeExamples(vocab, words.train, block, words.source, words.trainLines),
       val: yield* encodeExamples(vocab, words.val, block, config.val ?? words.source, words.valLines),
     }
     return start
   })
 
+/** A flag given on resume that differs from what the checkpoint recorded. */
+const differs = (flag: string, given: unknown, saved: unknown): UsageError | undefined =>
+  given !== undefined && given !== saved ? new UsageError({ message: `--${flag} ${String(given)} differs from the checkpoint's ${String(saved)}` }) : undefined
+
 const resumed = (config: TrainConfig, path: string) =>
   Effect.gen(function* () {
     const checkpoint = yield* loadCheckpoint(path)
-    if (checkpoint.optimizer === undefined) {
+    const saved = checkpoint.optimizer
+    if (saved === undefined) {
       return yield* Effect.fail(new UsageError({ message: `${path} has no optimizer state, so training cannot resume from it` }))
     }
     const model = checkpoint.model.config
-    const given = { levels: config.levels, groupSize: config.groupSize, embedding: config.embedding, hidden: config.hidden }
-    for (const [flag, value] of Object.entries(given)) {
-      const saved = (model as unknown as Record<string, unknown>)[flag]
-      if (value !== undefined && value !== saved) {
-        return yield* Effect.fail(new UsageError({ message: `--${flag === 'groupSize' ? 'group-size' : flag} ${value} differs from the checkpoint's ${String(saved)}` }))
-      }
-    }
-    if (config.optimizer !== undefined && config.optimizer !== checkpoint.optimizer.config.kind) {
-      return yield* Effect.fail(new UsageError({ message: `--optimizer ${config.optimizer} differs from the checkpoint's ${checkpoint.optimizer.config.kind}` }))
-    }
+    const mismatch = [
+      differs('levels', config.levels, model.kind === 'wavenet' ? model.levels : undefined),
+      differs('group-size', config.groupSize, model.kind === 'wavenet' ? model.groupSize : undefined),
+      differs('embedding', config.embedding, model.embedding),
+      differs('hidden', config.hidden, model.hidden),
+      differs('optimizer', config.optimizer, saved.config.kind),
+      differs('lr', config.lr, saved.config.lr),
+      differs('lr-decay-at', config.lrDecayAt, saved.config.decayAt),
+      differs('lr-decay', config.lrDecay, saved.config.decay),
+      differs('weight-decay', config.weightDecay, saved.config.kind === 'adamw' ? saved.config.weightDecay : undefined),
+      differs('seed', config.seed, checkpoint.seed),
+    ].find((e) => e !== undefined)
+    if (mismatch !== undefined) return yield* Effect.fail(mismatch)
     if (config.steps <= checkpoint.step) {
       return yield* Effect.fail(new UsageError({ message: `--steps ${config.steps} is not beyond the checkpoint's step ${checkpoint.step}` }))
     }
-    const words = yield* loadWords(config)
+    const seed = config.seed ?? checkpoint.seed ?? 42
+    const words = yield* loadWords(config, seed)
     const block = receptiveField(checkpoint.model)
     const start: Start = {
-      model: checkpoint.model, vocab: checkpoint.vocab, step: checkpoint.step, rng: checkpoint.rng, history: checkpoint.history,
+      model: checkpoint.model, vocab: checkpoint.vocab, seed, step: checkpoint.step, rng: checkpoint.rng, history: checkpoint.history,
       // The learning-rate schedule is that of the new total.
-      optimizer: { ...checkpoint.optimizer.config, totalSteps: config.steps }, state: checkpoint.optimizer.state,
+      optimizer: { ...saved.config, totalSteps: config.steps }, state: saved.state,
       train: yield* encodeExamples(checkpoint.vocab, words.train, block, words.source, words.trainLines),
       val: yield* encodeExamples(checkpoint.vocab, words.val, block, config.val ?? words.source, words.valLines),
     }
@@ -181,10 +219,18 @@ const resumed = (config: TrainConfig, path: string) =>
 export const train = (config: TrainConfig): Effect.Effect<TrainSummary, CliError, FileSystem.FileSystem | Path.Path | BackendService> =>
   Effect.gen(function* () {
     const backend: Backend = yield* BackendService
+    if (!(config.batch >= 2)) {
+      return yield* Effect.fail(new UsageError({ message: `--batch must be at least 2 (batchnorm normalises over the batch), got ${config.batch}` }))
+    }
+    const out = config.out ?? config.resume ?? 'model.safetensors'
     const start = config.resume === undefined ? yield* fresh(config) : yield* resumed(config, config.resume)
     if (start.train.count === 0) return yield* Effect.fail(new DataError({ message: 'the training split has no examples' }))
+    yield* checkWritable(out, { replace: config.force === true || out === config.resume })
     const optimizer = optimizerFrom(start.optimizer)
-    const session = backend.session(start.model, optimizer, start.state ?? optimizer.init(trainableParameters(start.model)), config.batch)
+    const session = yield* Effect.try({
+      try: () => backend.session(start.model, optimizer, start.state ?? optimizer.init(trainableParameters(start.model)), config.batch),
+      catch: (e) => new UsageError({ message: `cannot train this model on --backend ${backend.name}: ${e instanceof Error ? e.message : String(e)}` }),
+    })
     yield* Effect.addFinalizer(() => Effect.sync(() => session.dispose()))
 
     let step = start.step
@@ -200,18 +246,19 @@ export const train = (config: TrainConfig): Effect.Effect<TrainSummary, CliError
 
     const checkpoint = (): Checkpoint => {
       const { model, state } = session.snapshot()
-      return { model, vocab: start.vocab, step, rng, history, optimizer: { config: start.optimizer, state } }
+      return { model, vocab: start.vocab, seed: start.seed, step, rng, history, optimizer: { config: start.optimizer, state } }
     }
     // Uninterruptible: a Ctrl-C during a write lets it finish, so the file is always whole.
-    const save = Effect.suspend(() => saveCheckpoint(config.out, checkpoint())).pipe(
+    const save = Effect.suspend(() => saveCheckpoint(out, checkpoint())).pipe(
       Effect.tap(() => Effect.sync(() => { saved = step })),
-      Effect.tap(() => Effect.logDebug('checkpoint saved').pipe(Effect.annotateLogs({ step, path: config.out }))),
+      Effect.tap(() => Effect.logDebug('checkpoint saved').pipe(Effect.annotateLogs({ step, path: out }))),
       Effect.uninterruptible,
     )
+    /** The validation loss now, recorded in the history (when finite: the history holds numbers only). */
     const validate = Effect.suspend(() => {
       const loss = evaluate(backend.kernels, session.snapshot().model, start.val, { perChunk: backend.scratch })
-      history.val.push([step, loss])
-      return Effect.logInfo('validation').pipe(Effect.annotateLogs({ step, valLoss: Number(loss.toFixed(4)) }))
+      if (Number.isFinite(loss)) history.val.push([step, loss])
+      return Effect.logInfo('validation').pipe(Effect.annotateLogs({ step, valLoss: Number(loss.toFixed(4)) }), Effect.as(loss))
     })
 
     /** Runs steps until the chunk's time is up or a boundary (log, eval, save, end) is reached. */
@@ -245,12 +292,10 @@ export const train = (config: TrainConfig): Effect.Effect<TrainSummary, CliError
         const diverged = chunk()
         if (diverged !== undefined) {
           yield* report.done()
-          const kept = saved === undefined ? 'no checkpoint was written' : `the last good checkpoint (${config.out}, step ${saved}) is untouched`
+          const kept = saved === undefined ? 'no checkpoint was written' : `the last good checkpoint (${out}, step ${saved}) is untouched`
           return yield* Effect.fail(new DivergedError({ step: diverged, message: `loss is not finite at step ${diverged}: training stopped; ${kept}` }))
         }
-        // Hands the event loop a turn (a macrotask: Effect's own yields are mostly microtasks,
-        // which never let Node deliver a signal), so a Ctrl-C that arrived during the chunk is seen now.
-        yield* Effect.async<void>((resume) => { setImmediate(() => resume(Effect.void)) })
+        yield* eventLoopTurn
         const latest = intervalSteps > 0 ? intervalLoss / intervalSteps : history.train[history.train.length - 1]?.[1] ?? Number.NaN
         yield* report.update(step, latest, (step - before) / Math.max((performance.now() - began) / 1000, 1e-9))
         if (step % config.evalEvery === 0 && step < config.steps) yield* validate
@@ -263,16 +308,17 @@ export const train = (config: TrainConfig): Effect.Effect<TrainSummary, CliError
     // is) and the user is told where.
     const onInterrupt = report.done().pipe(
       Effect.zipRight(Effect.suspend(() => (saved === step ? Effect.void : save))),
-      Effect.tap(() => Effect.sync(() => process.stderr.write(`wavenet: interrupted after step ${step}; checkpoint saved to ${config.out}\n`))),
+      Effect.tap(() => Effect.sync(() => process.stderr.write(`wavenet: interrupted after step ${step}; checkpoint saved to ${out}\n`))),
       Effect.catchAll((e) => Effect.sync(() => process.stderr.write(`wavenet: interrupted after step ${step}; ${e.message}\n`))),
     )
     const { model, trainLoss, valLoss, samples } = yield* Effect.gen(function* () {
       yield* loop
+      // The final validation loss goes into the history before the checkpoint is written.
+      const valLoss = yield* validate
       yield* save
       const { model } = session.snapshot()
       const trainLoss = evaluate(backend.kernels, model, start.train, { perChunk: backend.scratch })
-      const valLoss = evaluate(backend.kernels, model, start.val, { perChunk: backend.scratch })
-      const sampled = backend.scratch(() => sampleWords(backend.kernels, model, start.vocab, seeded(config.seed), config.samples))
+      const sampled = backend.scratch(() => sampleWords(backend.kernels, model, start.vocab, seeded(start.seed), config.samples))
       return { model, trainLoss, valLoss, samples: E.isRight(sampled) ? sampled.right[0] : [] }
     }).pipe(Effect.onInterrupt(() => onInterrupt))
     return {
@@ -284,7 +330,7 @@ export const train = (config: TrainConfig): Effect.Effect<TrainSummary, CliError
       msPerStep: median(times.length > WARMUP_STEPS ? times.slice(WARMUP_STEPS) : times),
       trainSeconds: trainMs / 1000,
       backend: backend.name,
-      checkpoint: config.out,
+      checkpoint: out,
       samples,
       history,
       model,

@@ -58,6 +58,19 @@ describe('wavenet train, sample, eval, inspect', () => {
     expect(c.stdout).not.toBe(a.stdout)
   })
 
+  it('stops quietly when its reader does (`| head`)', async () => {
+    const run = await wavenet(['sample', '--model', model, '--seed', '1', '-n', '200000'], { onStdout: (_, close) => close() })
+    expect(run.code).toBe(0)
+    expect(run.stderr).toBe('')
+  })
+
+  it('resumes into the file it resumed from by default', async () => {
+    const copy = file(dir, 'copy.safetensors', readFileSync(model))
+    const run = await wavenet(['train', '--data', data, ...TINY, '--steps', '450', '--resume', copy, '--json'])
+    expect(run.code, run.stderr).toBe(0)
+    expect(lastJson(run)).toMatchObject({ steps: 450, checkpoint: copy })
+  })
+
   it('samples with a prefix, top-k and a maximum length', async () => {
     const run = await wavenet(['sample', '--model', model, '--seed', '1', '-n', '5', '--prefix', 'el', '--top-k', '3', '--max-length', '6', '--json'])
     expect(run.code, run.stderr).toBe(0)
@@ -86,6 +99,10 @@ describe('wavenet train, sample, eval, inspect', () => {
     expect(info).toMatchObject({ receptiveField: 4, levels: 2, groupSize: 2, step: 400 })
     expect(info['parameters']).toBe(trainedParameters())
     expect((info['layers'] as unknown[]).length).toBe(1 + 2 * 4 + 1)
+    // The final validation loss is in the history, at the last step.
+    const val = (info['history'] as { val: [number, number][] }).val
+    expect(val[val.length - 1]![0]).toBe(400)
+    expect(val[val.length - 1]![1]).toBe(lastJson(trained)['valLoss'])
     const human = await wavenet(['inspect', '--model', model])
     expect(human.stdout).toMatch(/fuse\.1\.linear\s+linear/)
   })

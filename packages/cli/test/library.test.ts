@@ -25,7 +25,7 @@ const load = (path: string): Checkpoint => {
 const bits = (c: Checkpoint): Record<string, number[]> =>
   Object.fromEntries(Object.entries(parameters(c.model)).map(([name, t]) => [name, Array.from(new Uint32Array(Float32Array.from(t.data).buffer))]))
 
-const base = (dir: string, overrides: Partial<TrainConfig> = {}): TrainConfig => ({
+const base = (dir: string, overrides: Partial<TrainConfig> = {}): TrainConfig & { readonly out: string } => ({
   data: file(dir, 'words.txt', WORDS), levels: 2, embedding: 5, hidden: 12, steps: 60, batch: 8, lrDecayAt: 0.75, lrDecay: 0.1,
   seed: 3, evalEvery: 1000, saveEvery: 1000, out: join(dir, 'model.safetensors'), samples: 2, ...overrides,
 })
@@ -68,8 +68,10 @@ describe('training through the library', () => {
         const config = base(dir, { saveEvery: at, optimizer })
         await run(train(config).pipe(Effect.provide(backendLayer('wasm'))), recording(writes))
         const straight = load(config.out)
-        // The first checkpoint written is the one of step `at`: as if the run had stopped there.
-        const interrupted = file(dir, 'interrupted.safetensors', writes[0]!.bytes)
+        // The first checkpoint written (atomically, through a temporary file) is the one of step
+        // `at`: as if the run had stopped there.
+        const first = writes.find((w) => w.path.includes('.tmp-'))!
+        const interrupted = file(dir, 'interrupted.safetensors', first.bytes)
         expect(load(interrupted).step).toBe(at)
         await run(train({ ...config, resume: interrupted, out: join(dir, 'resumed.safetensors') }).pipe(Effect.provide(backendLayer('wasm'))))
         const resumed = load(join(dir, 'resumed.safetensors'))

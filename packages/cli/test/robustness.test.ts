@@ -75,7 +75,7 @@ describe('divergence guard', () => {
   it('stops at a non-finite loss, names the step, and leaves the last good checkpoint in place', async () => {
     const dir = scratch()
     const out = file(dir, 'model.safetensors', 'an earlier checkpoint')
-    const run = await wavenet(['train', '--data', file(dir, 'w.txt', WORDS), ...TINY, '--steps', '500', '--lr', '1e30', '--out', out])
+    const run = await wavenet(['train', '--data', file(dir, 'w.txt', WORDS), ...TINY, '--steps', '500', '--lr', '1e30', '--out', out, '--force'])
     expect(run.code).toBe(1)
     expect(run.stderr).toMatch(/^wavenet: loss is not finite at step \d+: training stopped/m)
     expect(readFileSync(out, 'utf8')).toBe('an earlier checkpoint')
@@ -161,6 +161,14 @@ describe('bad input: one line, non-zero exit, nothing replaced', () => {
     ['an unknown format version', () => wavenet(['sample', '--model', edited('v9.safetensors', (_, m) => { m['version'] = '9' })]), /format version "9" is not supported/],
     ['a character outside the vocabulary in eval data', () => wavenet(['eval', '--model', model, '--data', file(dir, 'odd.txt', 'emma\nzoë\n')]), /odd\.txt, line 2: character "ë" is not in the model's vocabulary/],
     ['resuming from a file that is no checkpoint', () => train('--data', words, '--resume', file(dir, 'junk.safetensors', 'junk')), /not a valid safetensors file/],
+    ['a batch of 1 (batchnorm needs two rows)', () => train('--data', words, '--batch', '1'), /--batch must be at least 2/],
+    ['a context too large to allocate', () => train('--data', words, '--levels', '30'), /context of \d+ characters, more than/],
+    ['too few words for a validation split', () => train('--data', file(dir, 'five.txt', 'ann\nbob\ncy\ndee\neve\n')), /too few for a validation split/],
+    ['an existing --out without --force', () => train('--data', words), /model\.safetensors exists: pass --force/],
+    ['an --out in a folder that does not exist', () => wavenet(['train', '--data', words, ...TINY, '--out', join(dir, 'no', 'such', 'm.safetensors')]), /folder .*no\/such does not exist/],
+    ['resuming with another learning rate', () => train('--data', words, '--resume', model, '--lr', '5'), /--lr 5 differs from the checkpoint's 0\.1/],
+    ['resuming with another seed', () => train('--data', words, '--resume', model, '--seed', '7', '--steps', '40'), /--seed 7 differs from the checkpoint's 42/],
+    ['a prefix longer than the maximum length', () => wavenet(['sample', '--model', model, '--prefix', 'emmanuelle', '--max-length', '4']), /--prefix is longer than --max-length 4/],
   ]
 
   for (const [what, run, pattern] of cases) {

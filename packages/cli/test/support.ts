@@ -16,12 +16,23 @@ export interface Run {
 }
 
 /** Runs the CLI to completion (or until `onStderr` decides to signal it). */
-export const wavenet = (args: readonly string[], options: { onStderr?: (text: string, kill: (s: NodeJS.Signals) => void) => void; cwd?: string } = {}): Promise<Run> =>
+export const wavenet = (
+  args: readonly string[],
+  options: {
+    onStderr?: (text: string, kill: (s: NodeJS.Signals) => void) => void
+    /** Called on output; `close` shuts the reading end of stdout, as `| head` does. */
+    onStdout?: (text: string, close: () => void) => void
+    cwd?: string
+  } = {},
+): Promise<Run> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, ...args], { cwd: options.cwd ?? process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString()
+      options.onStdout?.(stdout, () => child.stdout.destroy())
+    })
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString()
       options.onStderr?.(stderr, (s) => child.kill(s))

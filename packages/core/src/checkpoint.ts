@@ -10,8 +10,9 @@
  *
  * `__metadata__` (string → string; structured values are JSON): `format`
  * (`wavenet`), `version`, `config`, `vocab` (symbols in index order, the
- * boundary as ""), `step`, `rng` (generator state), `history` (losses), and
- * `optimizer` (its configuration) when the file can resume training.
+ * boundary as ""), `step`, `rng` (generator state), `history` (losses),
+ * `seed` (of the run, when recorded) and `optimizer` (its configuration) when
+ * the file can resume training.
  *
  * Encoding and decoding are pure (bytes in, bytes out), so a web page can
  * load a model trained with the CLI. Decoding checks every field and every
@@ -46,6 +47,8 @@ export interface Checkpoint {
   /** The generator that draws the next minibatch. */
   readonly rng: Rng
   readonly history: History
+  /** The seed of the run's initialisation and data split, when it was recorded. */
+  readonly seed?: number
   /** Present when training can resume from the file. */
   readonly optimizer?: { readonly config: OptimizerConfig; readonly state: OptimizerState }
 }
@@ -77,6 +80,7 @@ export const encodeCheckpoint = (checkpoint: Checkpoint): Uint8Array => {
     rng: JSON.stringify(checkpoint.rng.state),
     history: JSON.stringify(checkpoint.history),
   }
+  if (checkpoint.seed !== undefined) metadata['seed'] = String(checkpoint.seed)
   if (checkpoint.optimizer !== undefined) {
     metadata['optimizer'] = JSON.stringify({ ...checkpoint.optimizer.config, step: checkpoint.optimizer.state.step })
   }
@@ -96,6 +100,15 @@ const json = (metadata: Readonly<Record<string, string>>, field: string): Decode
   } catch {
     return E.left(badMetadata(field, 'is not valid JSON'))
   }
+}
+
+/** A metadata field that must be a non-negative whole number, written in decimal. */
+const wholeNumber = (metadata: Readonly<Record<string, string>>, field: string): Decoded<number> => {
+  const text = metadata[field]
+  const value = Number(text)
+  return text !== undefined && /^\d+$/.test(text) && Number.isSafeInteger(value)
+    ? E.right(value)
+    : E.left(badMetadata(field, 'is not a non-negative integer'))
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -231,12 +244,8 @@ export const decodeCheckpoint = (bytes: Uint8Array): E.Either<CheckpointError, C
             return E.right(vocab)
           }),
         )),
-        E.bind('step', () => {
-          const step = Number(metadata['step'])
-          return metadata['step'] !== undefined && /^\d+$/.test(metadata['step']) && Number.isSafeInteger(step)
-            ? E.right(step)
-            : E.left(badMetadata('step', 'is not a non-negative integer'))
-        }),
+        E.bind('step', () => wholeNumber(metadata, 'step')),
+        E.bind('seed', () => (metadata['seed'] === undefined ? E.right(undefined) : wholeNumber(metadata, 'seed'))),
         E.bind('rng', () => pipe(
           json(metadata, 'rng'),
           E.chain((v) => {
@@ -269,8 +278,10 @@ export const decodeCheckpoint = (bytes: Uint8Array): E.Either<CheckpointError, C
           if (extra !== undefined) {
             return E.left<CheckpointError>({ kind: 'unexpected-tensor', tensor: extra, message: `checkpoint has an unexpected tensor "${extra}"` })
           }
-          const { model, vocab, step, rng, history: h, optimizer } = c
-          return E.right<CheckpointError, Checkpoint>(optimizer === undefined ? { model, vocab, step, rng, history: h } : { model, vocab, step, rng, history: h, optimizer })
+          const { model, vocab, step, rng, history: h, seed, optimizer } = c
+          return E.right<CheckpointError, Checkpoint>({
+            model, vocab, step, rng, history: h, ...(seed === undefined ? {} : { seed }), ...(optimizer === undefined ? {} : { optimizer }),
+          })
         }),
       )
     }),
