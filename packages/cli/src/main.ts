@@ -7,6 +7,11 @@ import { NodeContext, NodeRuntime } from '@effect/platform-node'
 import { Cause, Effect, Exit } from 'effect'
 import { run } from './cli.js'
 
+// Run as `pnpm wavenet …`, the process starts in the repository root: resolve the user's relative
+// paths from the folder they ran pnpm in instead.
+const invokedFrom = process.env['INIT_CWD']
+if (process.env['npm_lifecycle_event'] === 'wavenet' && invokedFrom !== undefined) process.chdir(invokedFrom)
+
 // A reader that stops early (`wavenet sample | head`) closes the pipe: that ends the output, not in error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0)
