@@ -21,6 +21,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import { type Vocabulary, vocabularyFromSymbols } from './data.js'
+import { isJsonObject } from './json.js'
 import type { Named } from './layers/layer.js'
 import { flatMlp, type Model, type ModelConfig, parameters, wavenet, withParameters } from './model.js'
 import type { OptimizerConfig, OptimizerState } from './optim.js'
@@ -111,7 +112,6 @@ const wholeNumber = (metadata: Readonly<Record<string, string>>, field: string):
     : E.left(badMetadata(field, 'is not a non-negative integer'))
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const isPositiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1
 const isNonNegativeInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 const isFinitePositive = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0
@@ -122,7 +122,7 @@ const MAX_PARAMETERS = 2 ** 28
 
 const modelConfig = (value: unknown): Decoded<ModelConfig> => {
   const bad = (why: string) => E.left(badMetadata('config', why))
-  if (!isRecord(value)) return bad('is not an object')
+  if (!isJsonObject(value)) return bad('is not an object')
   const { vocab, embedding, hidden } = value
   if (!isPositiveInt(vocab) || !isPositiveInt(embedding) || !isPositiveInt(hidden)) {
     return bad('needs positive integer vocab, embedding and hidden')
@@ -151,13 +151,13 @@ const pairs = (value: unknown): value is [number, number][] =>
   Array.isArray(value) && value.every((p) => Array.isArray(p) && p.length === 2 && isNonNegativeInt(p[0]) && typeof p[1] === 'number')
 
 const history = (value: unknown): Decoded<History> =>
-  isRecord(value) && pairs(value['train']) && pairs(value['val'])
+  isJsonObject(value) && pairs(value['train']) && pairs(value['val'])
     ? E.right({ train: value['train'], val: value['val'] })
     : E.left(badMetadata('history', 'is not {"train": [[step, loss], …], "val": [[step, loss], …]}'))
 
 const optimizerConfig = (value: unknown): Decoded<OptimizerConfig & { readonly step: number }> => {
   const bad = () => E.left(badMetadata('optimizer', 'is not a valid optimizer configuration'))
-  if (!isRecord(value)) return bad()
+  if (!isJsonObject(value)) return bad()
   const { lr, totalSteps, decayAt, decay, step } = value
   if (!isFinitePositive(lr) || !isPositiveInt(totalSteps) || !isFiniteNonNegative(decayAt) || !isFiniteNonNegative(decay) || !isNonNegativeInt(step)) {
     return bad()

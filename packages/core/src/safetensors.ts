@@ -15,6 +15,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { Either } from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
+import { isJsonObject } from './json.js'
 import { type FloatArray, size, type Tensor } from './tensor.js'
 
 // core compiles against lib ES2022 alone (no DOM, no Node typings), yet every
@@ -190,7 +191,7 @@ const parseHeaderJson = (header: Uint8Array): Either<SafetensorsError, Json> => 
   } catch {
     return badHeader('header is not JSON')
   }
-  return isObject(value) ? E.right(value) : badHeader('header is not a JSON object')
+  return isJsonObject(value) ? E.right(value) : badHeader('header is not a JSON object')
 }
 
 /** The checked entries, in data-offset order, and the metadata; the first fault in header order wins. */
@@ -211,7 +212,7 @@ const readHeader = (
 
 const readEntry = (name: string, value: unknown, dataLength: number): Either<SafetensorsError, Entry> => {
   const what = `tensor ${quote(name)}`
-  if (!isObject(value)) return badHeader(`${what}: entry is not an object`)
+  if (!isJsonObject(value)) return badHeader(`${what}: entry is not an object`)
   const { dtype, shape, data_offsets: offsets } = value
   if (typeof dtype !== 'string') return badHeader(`${what}: dtype is not a string`)
   if (!isIndexArray(shape)) return badHeader(`${what}: shape is not an array of non-negative integers`)
@@ -248,7 +249,7 @@ const fillsExactly = (shape: readonly number[], byteLength: number): boolean => 
 
 const readMetadata = (value: unknown): Either<SafetensorsError, Readonly<Record<string, string>>> => {
   if (value === undefined || value === null) return E.right({})
-  if (!isObject(value)) return badHeader(`${METADATA_KEY} is not an object`)
+  if (!isJsonObject(value)) return badHeader(`${METADATA_KEY} is not an object`)
   for (const [key, v] of Object.entries(value)) {
     if (typeof v !== 'string') return badHeader(`${METADATA_KEY} ${quote(key)} is not a string`)
   }
@@ -290,7 +291,6 @@ const readFloat32LE = (view: DataView, at: number, count: number): Float32Array 
   return out
 }
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value)
 
 const isIndex = (d: unknown): d is number => Number.isSafeInteger(d) && (d as number) >= 0
 

@@ -18,7 +18,6 @@ export const referenceKernels: Kernels = {
       const ci = i * n
       for (let p = 0; p < k; p++) {
         const aip = transA ? a[p * m + i]! : a[i * k + p]!
-        if (aip === 0) continue
         if (transB) {
           for (let j = 0; j < n; j++) c[ci + j]! += aip * b[j * k + p]!
         } else {
