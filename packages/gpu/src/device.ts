@@ -4,7 +4,7 @@
  */
 import type { GpuJsModule } from './gpujs.js'
 import { copyResult, KernelHost } from './kernel-host.js'
-import type { GpuMode } from './modes.js'
+import type { GpuMode, SyncMode } from './mode-names.js'
 import type { Program } from './programs.js'
 
 /** A gpu.js context that runs programs synchronously for the caller. */
@@ -38,9 +38,6 @@ export interface Device {
   /** Releases the context; the device must not be used afterwards. */
   destroy(): Promise<void>
 }
-
-/** The modes whose gpu.js kernels return their result synchronously. */
-export type SyncMode = Exclude<GpuMode, 'webgpu'>
 
 /** A device on this thread. The caller has checked that `mode` is available. */
 export const syncDevice = (gpujs: GpuJsModule, mode: SyncMode): Device => {

@@ -10,9 +10,11 @@
  */
 import type { Kernels } from '@wavenet/core'
 import { deviceKernels } from './gpu-kernels.js'
-import { GpuUnavailableError, gpuModes, openDevice, type GpuMode } from './modes.js'
+import { GpuUnavailableError, gpuModes, type GpuMode } from './mode-names.js'
+import { openDevice } from './modes.js'
 
-export { availableModes, gpuModes, GpuUnavailableError, type GpuMode, type ModeAvailability } from './modes.js'
+export { gpuModes, GpuUnavailableError, type GpuMode } from './mode-names.js'
+export { availableModes, type ModeAvailability } from './modes.js'
 
 /** A gpu.js context and the kernels running on it: a resource, released by `destroy`. */
 export interface GpuBackend {

@@ -3,37 +3,9 @@
  * available here, and how to open one.
  */
 import { createRequire } from 'node:module'
-import { syncDevice, type Device, type SyncMode } from './device.js'
+import { syncDevice, type Device } from './device.js'
 import { loadGpuJs, type GpuJsModule } from './gpujs.js'
-
-/**
- * A gpu.js backend:
- * - `webgpu`: WGSL compute shaders through Dawn (the `webgpu` package), on a
- *   real GPU or, headless, on Mesa's software renderer;
- * - `headlessgl`: GLSL fragment shaders through headless-gl (the optional
- *   `gl` module, built from source), which needs an X display;
- * - `webasm`: WebAssembly with f32x4 SIMD on this thread;
- * - `cpu`: kernels compiled to plain JavaScript.
- */
-export type GpuMode = 'webgpu' | 'headlessgl' | 'webasm' | 'cpu'
-
-/** The order `auto` tries the modes in. */
-export const gpuModes: readonly GpuMode[] = ['webgpu', 'headlessgl', 'webasm', 'cpu']
-
-/** A mode that was asked for by name is not available here. */
-export class GpuUnavailableError extends Error {
-  override readonly name = 'GpuUnavailableError'
-  /** Why, in one line. */
-  readonly reason: string
-  constructor(
-    readonly mode: GpuMode,
-    reason: string,
-  ) {
-    const oneLine = reason.trim().replace(/\s*\n\s*/g, ' ')
-    super(`gpu mode '${mode}' is not available: ${oneLine}`)
-    this.reason = oneLine
-  }
-}
+import { GpuUnavailableError, gpuModes, type GpuMode, type SyncMode } from './mode-names.js'
 
 /** Whether a mode is available here, and if not, why. */
 export interface ModeAvailability {

@@ -6,7 +6,7 @@
 import { once } from 'node:events'
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads'
 import type { Device } from './device.js'
-import { GpuUnavailableError } from './modes.js'
+import { GpuUnavailableError } from './mode-names.js'
 import { BUSY, EXITED } from './worker-state.js'
 
 type Startup = { type: 'ready'; adapter: string } | { type: 'unavailable'; reason: string }
