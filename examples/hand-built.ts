@@ -1,6 +1,9 @@
 /**
  * A model composed by hand from @wavenet/core's layers, trained on a tiny
- * corpus with the core API alone (no CLI, no Effect), then sampled.
+ * corpus with the core API alone (no CLI, no Effect), then sampled. The
+ * model is just its network: its receptive field (4) and its logits follow
+ * from the layers, and `encodeCheckpoint` saves it for the CLI's `sample`,
+ * `eval` and `inspect`.
  *
  * Run it through the test suite: `pnpm vitest run examples`.
  */
@@ -8,12 +11,14 @@ import * as E from 'fp-ts/lib/Either.js'
 import {
   backward, batchNorm1d, buildVocabulary, crossEntropy, crossEntropyBackward, embedding, examples, flattenConsecutive,
   forward, initEmbedding, initLinear, layerParameters, linear, minibatch, referenceKernels, sampleWords, seeded,
-  sequential, sgd, tanh, withTensors, type Model,
+  sequential, sgd, tanh, withTensors, type Model, type Vocabulary,
 } from '@wavenet/core'
 
-const corpus = ['anna', 'hannah', 'ava', 'otto', 'bob', 'eve', 'elle', 'ada', 'nan', 'pip', 'abba', 'ana']
+/** The words the example trains on. */
+export const corpus: readonly string[] = ['anna', 'hannah', 'ava', 'otto', 'bob', 'eve', 'elle', 'ada', 'nan', 'pip', 'abba', 'ana']
 
-export const run = (steps = 400): { losses: number[]; words: string[] } => {
+/** Trains the hand-built model for `steps` SGD steps; returns the losses, ten sampled words, the model and its vocabulary. */
+export const run = (steps = 400): { losses: number[]; words: string[]; model: Model; vocab: Vocabulary } => {
   const vocab = buildVocabulary(corpus)
   const V = vocab.symbols.length
   const data = E.getOrElseW((e) => { throw new Error(`unknown character ${JSON.stringify(e)}`) })(examples(vocab, corpus, 4))
@@ -46,8 +51,8 @@ export const run = (steps = 400): { losses: number[]; words: string[] } => {
     losses.push(loss)
   }
 
-  const model: Model = { config: { kind: 'wavenet', vocab: V, levels: 2, groupSize: 2, embedding: 8, hidden: 32 }, net }
+  const model: Model = { net }
   const sampled = sampleWords(referenceKernels, model, vocab, rng, 10, { temperature: 0.8 })
   const [words] = E.getOrElseW(() => { throw new Error('no prefix was given') })(sampled)
-  return { losses, words }
+  return { losses, words, model, vocab }
 }

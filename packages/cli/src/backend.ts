@@ -21,8 +21,6 @@ export interface Backend {
   /** What `--json` reports: `wasm`, `js` or `gpu:<mode>`. */
   readonly name: string
   readonly kernels: Kernels
-  /** Runs `f`, then frees whatever working memory it allocated through the kernels. `f` must not return such memory. */
-  scratch<A>(f: () => A): A
   /** A training session on these kernels. */
   session(model: Model, optimizer: Optimizer, state: OptimizerState, batchSize: number): TrainingSession
 }
@@ -36,22 +34,13 @@ export type BackendName = (typeof backendNames)[number]
 const plain = (kernels: Kernels, name: string): Backend => ({
   name,
   kernels,
-  scratch: (f) => f(),
   session: (model, optimizer, state) => pureSession(kernels, model, optimizer, state),
 })
 
 const wasm = (kernels: WasmKernels): Backend => ({
   name: 'wasm',
   kernels,
-  scratch(f) {
-    const mark = kernels.arena.mark()
-    try {
-      return f()
-    } finally {
-      kernels.arena.reset(mark)
-    }
-  },
-  // The lean session owns its buffers in wasm memory (the arena grows to fit them while it holds
+  // The lean session owns its buffers in wasm memory (the memory grows to fit them while it holds
   // nothing else) and computes the same bits as the pure step.
   session: (model, optimizer, state, batchSize) => leanSession(kernels, model, optimizer, state, batchSize),
 })

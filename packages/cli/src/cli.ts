@@ -7,8 +7,7 @@
 import { Command, HelpDoc, Options, ValidationError } from '@effect/cli'
 import type { FileSystem, Path } from '@effect/platform'
 import {
-  BOUNDARY_DISPLAY, evaluate, parameterCount, receptiveField, sampleWords, seeded, layerParameters, size,
-  type Checkpoint,
+  BOUNDARY_DISPLAY, evaluate, layerParameters, type Model, outputShape, parameterCount, receptiveField, sampleWords, seeded, size,
 } from '@wavenet/core'
 import asciichart from 'asciichart'
 import { Console, Effect, Logger, LogLevel, Option } from 'effect'
@@ -52,8 +51,12 @@ const train$ = Command.make(
   {
     data: O.file('data', 'training words, one per line (UTF-8); default: the built-in English first names').pipe(Options.optional),
     val: O.file('val', 'validation words; default: split the data 80/10/10 with --seed').pipe(Options.optional),
-    levels: O.count('levels', 'fusion levels; the model sees group-size^levels characters (default 3)').pipe(Options.optional),
-    groupSize: O.count('group-size', 'neighbours fused per level, at least 2 (default 2)').pipe(Options.optional),
+    arch: Options.choice('arch', ['wavenet', 'mlp'] as const).pipe(
+      Options.withDescription('architecture: wavenet, the tree of fusions, or mlp, the flat baseline (default wavenet)'), Options.optional,
+    ),
+    levels: O.count('levels', 'fusion levels of --arch wavenet; the model sees group-size^levels characters (default 3)').pipe(Options.optional),
+    groupSize: O.count('group-size', 'neighbours fused per level of --arch wavenet, at least 2 (default 2)').pipe(Options.optional),
+    context: O.count('context', 'characters of context of --arch mlp (default 8)').pipe(Options.optional),
     embedding: O.count('embedding', 'width of a character vector (default 24)').pipe(Options.optional),
     hidden: O.count('hidden', 'width of a fused vector (default 128)').pipe(Options.optional),
     steps: O.count('steps', 'total training steps, counting those of --resume (default 200000)').pipe(Options.withDefault(200_000)),
@@ -77,7 +80,9 @@ const train$ = Command.make(
     const config = {
       ...Option.isSome(o.data) ? { data: o.data.value } : {},
       ...Option.isSome(o.val) ? { val: o.val.value } : {},
+      ...Option.isSome(o.arch) ? { arch: o.arch.value } : {},
       ...Option.isSome(o.levels) ? { levels: o.levels.value } : {},
+      ...Option.isSome(o.context) ? { context: o.context.value } : {},
       ...Option.isSome(o.groupSize) ? { groupSize: o.groupSize.value } : {},
       ...Option.isSome(o.embedding) ? { embedding: o.embedding.value } : {},
       ...Option.isSome(o.hidden) ? { hidden: o.hidden.value } : {},
@@ -135,14 +140,14 @@ const sample$ = Command.make(
         return yield* Effect.fail(new UsageError({ message: `--prefix is longer than --max-length ${o.maxLength}` }))
       }
       const checkpoint = yield* loadCheckpoint(o.model)
-      const { kernels, scratch } = yield* BackendService
+      const { kernels } = yield* BackendService
       const seed = Option.getOrElse(o.seed, () => Math.floor(Math.random() * 2 ** 31))
       const options = { temperature: o.temperature, prefix: o.prefix, maxLength: o.maxLength, ...Option.isSome(o.topK) ? { topK: o.topK.value } : {} }
       // In chunks, printed as they come: memory stays bounded and Ctrl-C is seen between chunks.
       let rng = seeded(seed)
       const all: string[] = []
       for (let done = 0; done < o.count; done += SAMPLE_CHUNK) {
-        const sampled = scratch(() => sampleWords(kernels, checkpoint.model, checkpoint.vocab, rng, Math.min(SAMPLE_CHUNK, o.count - done), options))
+        const sampled = sampleWords(kernels, checkpoint.model, checkpoint.vocab, rng, Math.min(SAMPLE_CHUNK, o.count - done), options)
         if (E.isLeft(sampled)) {
           return yield* Effect.fail(new UsageError({ message: `--prefix: character ${JSON.stringify(sampled.left.character)} is not in the model's vocabulary` }))
         }
@@ -170,27 +175,24 @@ const eval$ = Command.make(
       const checkpoint = yield* loadCheckpoint(o.model)
       const corpus = yield* readCorpus(o.data)
       const encoded = yield* encodeExamples(checkpoint.vocab, corpus.words, receptiveField(checkpoint.model), o.data, corpus.lines)
-      const { kernels, scratch } = yield* BackendService
-      const loss = evaluate(kernels, checkpoint.model, encoded, { perChunk: scratch })
+      const { kernels } = yield* BackendService
+      const loss = evaluate(kernels, checkpoint.model, encoded)
       if (o.json) return yield* out(JSON.stringify({ loss, examples: encoded.count }))
       yield* out(`loss ${loss.toFixed(4)} over ${encoded.count} examples`)
     }), o.backend, o.logLevel),
 ).pipe(Command.withDescription('mean cross-entropy of a model over every (context, next character) example of a file'))
 
-/** The layer table of a checkpoint's model: each layer's kind, output shape (B = batch) and parameter count. */
-const layerTable = (checkpoint: Checkpoint) => {
-  const { net } = checkpoint.model
-  let shape: readonly (string | number)[] = ['B', receptiveField(checkpoint.model)]
-  return net.layers.map((layer, i) => {
-    const channels = shape[shape.length - 1] as number
-    if (layer.kind === 'embedding') shape = [...shape, layer.weight.shape[1]!]
-    else if (layer.kind === 'linear') shape = [...shape.slice(0, -1), layer.weight.shape[0]!]
-    else if (layer.kind === 'flatten') {
-      const steps = (shape[1] as number) / layer.n
-      shape = steps === 1 ? ['B', channels * layer.n] : ['B', steps, channels * layer.n]
-    }
+/**
+ * The layer table of a model: each top-level layer's name, kind, output
+ * shape and parameter count. Shapes follow from the layers' own shape rules
+ * for a batch of one, shown as B (no layer kind changes the batch axis).
+ */
+const layerTable = (model: Model) => {
+  let shape: readonly number[] = [1, receptiveField(model)]
+  return model.net.layers.map((layer, i) => {
+    shape = outputShape(layer, shape)
     const parameters = Object.values(layerParameters(layer)).reduce((n, t) => n + size(t.shape), 0)
-    return { name: net.names[i]!, kind: layer.kind, output: shape.join('×'), parameters }
+    return { name: model.net.names[i]!, kind: layer.kind, output: ['B', ...shape.slice(1)].join('×'), parameters }
   })
 }
 
@@ -201,13 +203,15 @@ const inspect$ = Command.make(
     Effect.gen(function* () {
       const checkpoint = yield* loadCheckpoint(o.model)
       const config = checkpoint.model.config
-      const layers = layerTable(checkpoint)
+      const layers = layerTable(checkpoint.model)
       const summary = {
         parameters: parameterCount(checkpoint.model),
         receptiveField: receptiveField(checkpoint.model),
-        levels: config.kind === 'wavenet' ? config.levels : 1,
+        // The recipe, when a constructor built the model; null for a network composed by hand.
+        arch: config?.kind ?? null,
+        levels: config === undefined ? null : config.kind === 'wavenet' ? config.levels : 1,
         // The flat model fuses its whole context in one level.
-        groupSize: config.kind === 'wavenet' ? config.groupSize : config.context,
+        groupSize: config === undefined ? null : config.kind === 'wavenet' ? config.groupSize : config.context,
         vocab: checkpoint.vocab.symbols.map((s) => (s === '' ? BOUNDARY_DISPLAY : s)).join(''),
         step: checkpoint.step,
         layers,
@@ -218,7 +222,8 @@ const inspect$ = Command.make(
       yield* out(`${'layer'.padEnd(16)}${'kind'.padEnd(11)}${'output'.padEnd(14)}parameters`)
       for (const l of summary.layers) yield* out(`${l.name.padEnd(16)}${l.kind.padEnd(11)}${l.output.padEnd(14)}${l.parameters}`)
       yield* out('')
-      yield* out(`parameters ${summary.parameters}   levels ${summary.levels}   group size ${summary.groupSize}   receptive field ${summary.receptiveField}`)
+      const recipe = config === undefined ? 'composed by hand' : `${summary.arch}   levels ${summary.levels}   group size ${summary.groupSize}`
+      yield* out(`parameters ${summary.parameters}   ${recipe}   receptive field ${summary.receptiveField}`)
       yield* out(`vocabulary (${checkpoint.vocab.symbols.length}) ${summary.vocab}`)
       yield* out(`step ${summary.step}   optimizer ${summary.optimizer ?? 'none'}`)
       const lastTrain = checkpoint.history.train[checkpoint.history.train.length - 1]

@@ -11,9 +11,9 @@
  */
 import type { FileSystem, Path } from '@effect/platform'
 import {
-  buildVocabulary, type Checkpoint, type Examples, evaluate, type History, minibatch, type Model, type OptimizerConfig, type OptimizerState,
-  optimizerFrom, parameterCount, receptiveField, type Rng, sampleWords, seeded, shuffleSplit, split, trainableParameters,
-  type Vocabulary, wavenet,
+  buildVocabulary, type Checkpoint, describeConfig, type Examples, evaluate, flatMlp, type History, MAX_PARAMETERS, MAX_RECEPTIVE_FIELD,
+  minibatch, type Model, type ModelConfig, type OptimizerConfig, type OptimizerState, optimizerFrom, parameterCount, receptiveField,
+  type Rng, sampleWords, scalarCount, seeded, shuffleSplit, split, tensorShapes, trainableParameters, type Vocabulary, wavenet,
 } from '@wavenet/core'
 import { Effect } from 'effect'
 import * as E from 'fp-ts/lib/Either.js'
@@ -29,9 +29,16 @@ export interface TrainConfig {
   readonly data?: string
   /** Validation words; without it the data is split 80/10/10 with the seed. */
   readonly val?: string
-  /** Architecture; on `resume`, when given, it must match the checkpoint. Defaults: 3, 2, 24, 128. */
+  /**
+   * Architecture: `wavenet` (the tree; default) with its `levels` and
+   * `groupSize`, or `mlp` (the flat baseline) with its `context`; `embedding`
+   * and `hidden` for both. Defaults: 3, 2, 8, 24, 128. On `resume`, when
+   * given, each must match the checkpoint's recipe.
+   */
+  readonly arch?: 'wavenet' | 'mlp'
   readonly levels?: number
   readonly groupSize?: number
+  readonly context?: number
   readonly embedding?: number
   readonly hidden?: number
   /** Total steps (on `resume`, counting the steps already taken). */
@@ -145,26 +152,43 @@ const optimizerConfig = (config: TrainConfig): Effect.Effect<OptimizerConfig, Us
   return Effect.succeed({ kind, lr: config.lr ?? 3e-3, ...schedule, betas: [0.9, 0.999], eps: 1e-8, weightDecay: config.weightDecay ?? 0.01 })
 }
 
-/** Sizes beyond which a model is refused up front (the limits a checkpoint load applies too). */
-const MAX_FIELD = 2 ** 20
-const MAX_PARAMETERS = 2 ** 28
+/** A usage error when a flag of one architecture is given for the other. */
+const misplacedFlag = (config: TrainConfig, arch: ModelConfig['kind']): UsageError | undefined => {
+  const misplaced = arch === 'wavenet'
+    ? config.context === undefined ? undefined : 'context'
+    : config.levels !== undefined ? 'levels' : config.groupSize !== undefined ? 'group-size' : undefined
+  const owner = arch === 'wavenet' ? 'mlp' : 'wavenet'
+  return misplaced === undefined ? undefined : new UsageError({ message: `--${misplaced} applies to --arch ${owner} only, not to ${arch}` })
+}
 
 const fresh = (config: TrainConfig) =>
   Effect.gen(function* () {
     const seed = config.seed ?? 42
+    const arch = config.arch ?? 'wavenet'
+    const misplaced = misplacedFlag(config, arch)
+    if (misplaced !== undefined) return yield* Effect.fail(misplaced)
     const levels = config.levels ?? 3
     const groupSize = config.groupSize ?? 2
+    const context = config.context ?? 8
     const embedding = config.embedding ?? 24
     const hidden = config.hidden ?? 128
-    if (groupSize ** levels > MAX_FIELD) {
-      return yield* Effect.fail(new UsageError({ message: `--group-size ${groupSize} and --levels ${levels} give a context of ${groupSize ** levels} characters, more than ${MAX_FIELD}` }))
-    }
-    if (groupSize * Math.max(embedding, hidden) * hidden * levels > MAX_PARAMETERS) {
-      return yield* Effect.fail(new UsageError({ message: `--embedding ${embedding}, --hidden ${hidden} and --levels ${levels} give more than ${MAX_PARAMETERS} parameters` }))
+    const field = arch === 'wavenet' ? groupSize ** levels : context
+    if (field > MAX_RECEPTIVE_FIELD) {
+      const flags = arch === 'wavenet' ? `--group-size ${groupSize} and --levels ${levels} give` : `--context ${context} is`
+      return yield* Effect.fail(new UsageError({ message: `${flags} a context of ${field} characters, more than ${MAX_RECEPTIVE_FIELD}` }))
     }
     const words = yield* loadWords(config, seed)
     const vocab = buildVocabulary([...words.all, ...words.val])
-    const model = wavenet({ vocab: vocab.symbols.length, levels, groupSize, embedding, hidden, seed })
+    const recipe: ModelConfig = arch === 'wavenet'
+      ? { kind: arch, vocab: vocab.symbols.length, levels, groupSize, embedding, hidden }
+      : { kind: arch, vocab: vocab.symbols.length, context, embedding, hidden }
+    // Counted from the description, before a tensor is allocated.
+    const scalars = scalarCount(tensorShapes(describeConfig(recipe)))
+    if (scalars > MAX_PARAMETERS) {
+      const flags = `--embedding ${embedding}, --hidden ${hidden} and ${arch === 'wavenet' ? `--levels ${levels}` : `--context ${context}`}`
+      return yield* Effect.fail(new UsageError({ message: `${flags} give ${scalars} parameters and running statistics, more than ${MAX_PARAMETERS}` }))
+    }
+    const model = recipe.kind === 'wavenet' ? wavenet({ ...recipe, seed }) : flatMlp({ ...recipe, seed })
     const block = receptiveField(model)
     const start: Start = {
       model, vocab, seed, step: 0, rng: words.rng, history: { train: [], val: [] }, optimizer: yield* optimizerConfig(config), state: undefined,
@@ -178,6 +202,22 @@ const fresh = (config: TrainConfig) =>
 const differs = (flag: string, given: unknown, saved: unknown): UsageError | undefined =>
   given !== undefined && given !== saved ? new UsageError({ message: `--${flag} ${String(given)} differs from the checkpoint's ${String(saved)}` }) : undefined
 
+/** A usage error when an architecture flag contradicts the checkpoint's recipe, or there is no recipe to check it against. */
+const architectureMismatch = (config: TrainConfig, recipe: ModelConfig | undefined, path: string): UsageError | undefined => {
+  if (recipe === undefined) {
+    const flags = { arch: config.arch, levels: config.levels, 'group-size': config.groupSize, context: config.context, embedding: config.embedding, hidden: config.hidden }
+    const given = Object.entries(flags).find(([, value]) => value !== undefined)
+    return given === undefined ? undefined : new UsageError({ message: `--${given[0]} cannot be checked: ${path} records no architecture (its network was composed by hand)` })
+  }
+  return differs('arch', config.arch, recipe.kind) ?? misplacedFlag(config, recipe.kind) ?? [
+    differs('levels', config.levels, recipe.kind === 'wavenet' ? recipe.levels : undefined),
+    differs('group-size', config.groupSize, recipe.kind === 'wavenet' ? recipe.groupSize : undefined),
+    differs('context', config.context, recipe.kind === 'mlp' ? recipe.context : undefined),
+    differs('embedding', config.embedding, recipe.embedding),
+    differs('hidden', config.hidden, recipe.hidden),
+  ].find((e) => e !== undefined)
+}
+
 const resumed = (config: TrainConfig, path: string) =>
   Effect.gen(function* () {
     const checkpoint = yield* loadCheckpoint(path)
@@ -185,12 +225,8 @@ const resumed = (config: TrainConfig, path: string) =>
     if (saved === undefined) {
       return yield* Effect.fail(new UsageError({ message: `${path} has no optimizer state, so training cannot resume from it` }))
     }
-    const model = checkpoint.model.config
     const mismatch = [
-      differs('levels', config.levels, model.kind === 'wavenet' ? model.levels : undefined),
-      differs('group-size', config.groupSize, model.kind === 'wavenet' ? model.groupSize : undefined),
-      differs('embedding', config.embedding, model.embedding),
-      differs('hidden', config.hidden, model.hidden),
+      architectureMismatch(config, checkpoint.model.config, path),
       differs('optimizer', config.optimizer, saved.config.kind),
       differs('lr', config.lr, saved.config.lr),
       differs('lr-decay-at', config.lrDecayAt, saved.config.decayAt),
@@ -256,7 +292,7 @@ export const train = (config: TrainConfig): Effect.Effect<TrainSummary, CliError
     )
     /** The validation loss now, recorded in the history (when finite: the history holds numbers only). */
     const validate = Effect.suspend(() => {
-      const loss = evaluate(backend.kernels, session.snapshot().model, start.val, { perChunk: backend.scratch })
+      const loss = evaluate(backend.kernels, session.snapshot().model, start.val)
       if (Number.isFinite(loss)) history.val.push([step, loss])
       return Effect.logInfo('validation').pipe(Effect.annotateLogs({ step, valLoss: Number(loss.toFixed(4)) }), Effect.as(loss))
     })
@@ -317,8 +353,8 @@ export const train = (config: TrainConfig): Effect.Effect<TrainSummary, CliError
       const valLoss = yield* validate
       yield* save
       const { model } = session.snapshot()
-      const trainLoss = evaluate(backend.kernels, model, start.train, { perChunk: backend.scratch })
-      const sampled = backend.scratch(() => sampleWords(backend.kernels, model, start.vocab, seeded(start.seed), config.samples))
+      const trainLoss = evaluate(backend.kernels, model, start.train)
+      const sampled = sampleWords(backend.kernels, model, start.vocab, seeded(start.seed), config.samples)
       return { model, trainLoss, valLoss, samples: E.isRight(sampled) ? sampled.right[0] : [] }
     }).pipe(Effect.onInterrupt(() => onInterrupt))
     return {

@@ -55,7 +55,7 @@ describe('training through the library', () => {
     const summary = await run(train(base(dir)).pipe(Effect.provide(backendLayer('wasm'))))
     const loaded = load(summary.checkpoint).model
     const field = receptiveField(loaded)
-    const contexts = indices([5, field], Int32Array.from({ length: 5 * field }, (_, i) => (i * 3) % loaded.config.vocab))
+    const contexts = indices([5, field], Int32Array.from({ length: 5 * field }, (_, i) => (i * 3) % summary.vocab.symbols.length))
     const logits = (m: typeof loaded) => Array.from(new Uint32Array(Float32Array.from(modelForward(referenceKernels, m, contexts, 'eval').y.data).buffer))
     expect(logits(loaded)).toEqual(logits(summary.model))
   })

@@ -83,10 +83,10 @@ function adamwStep(p: v128, m: v128, v: v128, lr: f64, eps: f64, decay: f64, c1:
   return f64x2.sub(f64x2.mul(p, f64x2.splat(decay)), f64x2.div(rise, run))
 }
 
-/** running[j] ← keep·running[j] + weight·batch[j] over n values (a moving average). */
-export function movingAverage(running: usize, batch: usize, keep: f64, weight: f64, n: i32): void {
+/** out[j] = keep·running[j] + weight·batch[j] over n values (a moving average); out may be running. */
+export function movingAverage(running: usize, batch: usize, out: usize, keep: f64, weight: f64, n: i32): void {
   for (let j = 0; j < n; j++) {
     const at = <usize>j * 4
-    store<f32>(running + at, <f32>(keep * <f64>load<f32>(running + at) + weight * <f64>load<f32>(batch + at)))
+    store<f32>(out + at, <f32>(keep * <f64>load<f32>(running + at) + weight * <f64>load<f32>(batch + at)))
   }
 }

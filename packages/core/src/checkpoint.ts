@@ -3,34 +3,44 @@
  * safetensors file, readable by PyTorch and any safetensors reader.
  *
  * Tensors (F32): the model's parameters and batchnorm running statistics by
- * their names (`embedding.weight`, `fuse.{l}.linear.weight` [hidden, g·in],
- * `fuse.{l}.norm.{weight,bias,running_mean,running_var}`, `head.weight`,
- * `head.bias`), and the optimizer's per-parameter state as
+ * their names (for `wavenet`: `embedding.weight`, `fuse.{l}.linear.weight`
+ * [hidden, g·in], `fuse.{l}.norm.{weight,bias,running_mean,running_var}`,
+ * `head.weight`, `head.bias`), and the optimizer's per-parameter state as
  * `optimizer.{slot}.{name}` (AdamW's `m` and `v`).
  *
  * `__metadata__` (string → string; structured values are JSON): `format`
- * (`wavenet`), `version`, `config`, `vocab` (symbols in index order, the
- * boundary as ""), `step`, `rng` (generator state), `history` (losses),
- * `seed` (of the run, when recorded) and `optimizer` (its configuration) when
- * the file can resume training.
+ * (`wavenet`), `version`, `network` (the description of the model's layers:
+ * kinds, sizes and names), `config` (the constructor's recipe, when the model
+ * has one), `vocab` (symbols in index order, the boundary as ""), `step`,
+ * `rng` (generator state), `history` (losses), `seed` (of the run, when
+ * recorded) and `optimizer` (its configuration) when the file can resume
+ * training.
  *
  * Encoding and decoding are pure (bytes in, bytes out), so a web page can
- * load a model trained with the CLI. Decoding checks every field and every
- * tensor's presence, dtype and shape, and returns typed errors.
+ * load a model trained with the CLI. Decoding checks every field, validates
+ * the network's description, checks every tensor's presence, dtype and shape
+ * against it, and builds the layers from the file's tensors: nothing is
+ * allocated that the file does not hold. Errors are typed.
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import { type Vocabulary, vocabularyFromSymbols } from './data.js'
-import { isJsonObject } from './json.js'
-import type { Named } from './layers/layer.js'
-import { flatMlp, type Model, type ModelConfig, parameters, wavenet, withParameters } from './model.js'
+import { isJsonObject, sameJson } from './json.js'
+import type { Named, TensorShapes } from './layers/layer.js'
+import { buildLayer, describeLayer, parseLayer, type SequentialDescription, tensorShapes } from './layers/sequential.js'
+import { MAX_RECEPTIVE_FIELD } from './limits.js'
+import { describeConfig, logitsWidth, type Model, type ModelConfig, parameters, receptiveField, trainableParameters } from './model.js'
 import type { OptimizerConfig, OptimizerState } from './optim.js'
 import { type Rng, restore } from './random.js'
 import { decodeSafetensors, encodeSafetensors, type SafetensorsError } from './safetensors.js'
 import type { Tensor } from './tensor.js'
 
-/** The version this code writes and the only one it reads. */
-export const CHECKPOINT_VERSION = 1
+/**
+ * The version this code writes. It reads it and version 1, whose files have
+ * no `network` (their `config` says which of `wavenet` and `flatMlp` built
+ * the model).
+ */
+export const CHECKPOINT_VERSION = 2
 
 /** Losses recorded during training: (step, loss) pairs. */
 export interface History {
@@ -65,9 +75,19 @@ export type CheckpointError =
 
 const OPTIMIZER_PREFIX = 'optimizer.'
 
-/** The safetensors bytes of a checkpoint. */
+/**
+ * The safetensors bytes of a checkpoint. A RangeError when the model cannot
+ * be loaded back as a model: its network must map contexts (B, T) to logits
+ * (B, V), V being the vocabulary's size.
+ */
 export const encodeCheckpoint = (checkpoint: Checkpoint): Uint8Array => {
-  const tensors = Object.entries(parameters(checkpoint.model)).map(([name, tensor]) => ({ name, tensor }))
+  const { model, vocab } = checkpoint
+  const width = logitsWidth(model)
+  if (width !== vocab.symbols.length) {
+    throw new RangeError(`the network gives ${width} logits, but the vocabulary has ${vocab.symbols.length} symbols`)
+  }
+  const network = describeLayer(model.net)
+  const tensors = Object.entries(parameters(model)).map(([name, tensor]) => ({ name, tensor }))
   const slots = checkpoint.optimizer?.state.slots ?? {}
   for (const [slot, named] of Object.entries(slots)) {
     for (const [name, tensor] of Object.entries(named)) tensors.push({ name: `${OPTIMIZER_PREFIX}${slot}.${name}`, tensor })
@@ -75,12 +95,14 @@ export const encodeCheckpoint = (checkpoint: Checkpoint): Uint8Array => {
   const metadata: Record<string, string> = {
     format: 'wavenet',
     version: String(CHECKPOINT_VERSION),
-    config: JSON.stringify(checkpoint.model.config),
-    vocab: JSON.stringify(checkpoint.vocab.symbols),
+    network: JSON.stringify(network),
+    vocab: JSON.stringify(vocab.symbols),
     step: String(checkpoint.step),
     rng: JSON.stringify(checkpoint.rng.state),
     history: JSON.stringify(checkpoint.history),
   }
+  // A recipe that no longer describes the net (a model spread with another net) is not recorded.
+  if (model.config !== undefined && sameJson(describeConfig(model.config), network)) metadata['config'] = JSON.stringify(model.config)
   if (checkpoint.seed !== undefined) metadata['seed'] = String(checkpoint.seed)
   if (checkpoint.optimizer !== undefined) {
     metadata['optimizer'] = JSON.stringify({ ...checkpoint.optimizer.config, step: checkpoint.optimizer.state.step })
@@ -117,9 +139,12 @@ const isNonNegativeInt = (v: unknown): v is number => typeof v === 'number' && N
 const isFinitePositive = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0
 const isFiniteNonNegative = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0
 
-/** Model sizes beyond which a checkpoint is refused before anything is allocated. */
-const MAX_PARAMETERS = 2 ** 28
-
+/**
+ * A constructor's recipe, its fields checked. A context beyond
+ * MAX_RECEPTIVE_FIELD is refused here, so that the network it describes is
+ * small enough to describe; the sizes of its layers are checked as any
+ * network's are.
+ */
 const modelConfig = (value: unknown): Decoded<ModelConfig> => {
   const bad = (why: string) => E.left(badMetadata('config', why))
   if (!isJsonObject(value)) return bad('is not an object')
@@ -132,20 +157,75 @@ const modelConfig = (value: unknown): Decoded<ModelConfig> => {
     if (!isPositiveInt(levels) || !isPositiveInt(groupSize) || groupSize < 2) {
       return bad('needs positive integer levels and a groupSize of at least 2')
     }
-    const fanIn = groupSize * Math.max(embedding, hidden)
-    if (groupSize ** levels > 2 ** 20 || vocab * embedding + levels * hidden * (fanIn + 4) + hidden * vocab > MAX_PARAMETERS) {
-      return bad('describes a model too large to load')
-    }
+    if (groupSize ** levels > MAX_RECEPTIVE_FIELD) return bad(`describes a context of more than ${MAX_RECEPTIVE_FIELD} characters`)
     return E.right({ kind: 'wavenet', vocab, levels, groupSize, embedding, hidden })
   }
   if (value['kind'] === 'mlp') {
     const { context } = value
     if (!isPositiveInt(context)) return bad('needs a positive integer context')
-    if (vocab * embedding + context * embedding * hidden + hidden * vocab > MAX_PARAMETERS) return bad('describes a model too large to load')
+    if (context > MAX_RECEPTIVE_FIELD) return bad(`describes a context of more than ${MAX_RECEPTIVE_FIELD} characters`)
     return E.right({ kind: 'mlp', vocab, context, embedding, hidden })
   }
   return bad('has an unknown model kind')
 }
+
+/** A network description from the metadata field `field`, validated; the whole network is a Sequential. */
+const validNetwork = (field: string, value: unknown): Decoded<SequentialDescription> =>
+  pipe(
+    parseLayer(value),
+    E.mapLeft((why) => badMetadata(field, `is not a valid network description: ${why}`)),
+    E.chain((d) => (d.kind === 'sequential' ? E.right(d) : E.left(badMetadata(field, `describes a ${d.kind}, not a Sequential`)))),
+  )
+
+interface Described {
+  readonly network: SequentialDescription
+  readonly config: ModelConfig | undefined
+}
+
+/**
+ * The network's description and the recipe, if any. Version 2 files carry
+ * the description, and a `config` only alongside the network it describes;
+ * in version 1 files the `config` is all there is, and the network is the
+ * one its constructor builds — validated as any description, since the
+ * recipe's numbers come from the file too.
+ */
+const networkOf = (metadata: Readonly<Record<string, string>>, version: number): Decoded<Described> => {
+  const config = pipe(json(metadata, 'config'), E.chain(modelConfig))
+  if (version === 1) {
+    return pipe(config, E.chain((c) => pipe(validNetwork('config', describeConfig(c)), E.map((network) => ({ network, config: c })))))
+  }
+  return pipe(
+    E.Do,
+    E.bind('network', () => pipe(json(metadata, 'network'), E.chain((d) => validNetwork('network', d)))),
+    E.bind('config', () => (metadata['config'] === undefined ? E.right(undefined) : config)),
+    E.filterOrElse(
+      ({ network, config: c }) => c === undefined || sameJson(describeConfig(c), network),
+      () => badMetadata('config', 'does not describe the network'),
+    ),
+  )
+}
+
+/** The model built from its description and the file's tensors, checked to map contexts to logits over the vocabulary. */
+const modelOf = (
+  network: SequentialDescription, config: ModelConfig | undefined, vocab: Vocabulary, tensors: ReadonlyMap<string, Tensor<Float32Array>>,
+): Decoded<Model> =>
+  pipe(
+    modelTensors(tensorShapes(network), tensors),
+    E.chain((named) => {
+      const model: Model = { net: buildLayer(network, named), ...(config === undefined ? {} : { config }) }
+      const field = receptiveField(model)
+      if (field > MAX_RECEPTIVE_FIELD) return E.left(badMetadata('network', `sees ${field} characters of context, more than ${MAX_RECEPTIVE_FIELD}`))
+      try {
+        const width = logitsWidth(model)
+        return width === vocab.symbols.length
+          ? E.right(model)
+          : E.left(badMetadata('vocab', `has ${vocab.symbols.length} symbols but the network gives ${width} logits`))
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e
+        return E.left(badMetadata('network', `is not a language model: ${e.message}`))
+      }
+    }),
+  )
 
 const pairs = (value: unknown): value is [number, number][] =>
   Array.isArray(value) && value.every((p) => Array.isArray(p) && p.length === 2 && isNonNegativeInt(p[0]) && typeof p[1] === 'number')
@@ -174,16 +254,16 @@ const optimizerConfig = (value: unknown): Decoded<OptimizerConfig & { readonly s
   return bad()
 }
 
-/** The model's tensors from the file, each checked for presence and shape against the skeleton. */
-const modelTensors = (skeleton: Named, tensors: ReadonlyMap<string, Tensor<Float32Array>>): Decoded<Named> => {
+/** The tensors of the given names from the file, each checked for presence and shape. */
+const modelTensors = (shapes: TensorShapes, tensors: ReadonlyMap<string, Tensor<Float32Array>>): Decoded<Named> => {
   const out: Record<string, Tensor> = {}
-  for (const [name, expected] of Object.entries(skeleton)) {
+  for (const [name, expected] of Object.entries(shapes)) {
     const found = tensors.get(name)
     if (found === undefined) return E.left({ kind: 'missing-tensor', tensor: name, message: `checkpoint lacks tensor "${name}"` })
-    if (found.shape.length !== expected.shape.length || found.shape.some((d, i) => d !== expected.shape[i])) {
+    if (found.shape.length !== expected.length || found.shape.some((d, i) => d !== expected[i])) {
       return E.left({
         kind: 'wrong-shape', tensor: name,
-        message: `checkpoint tensor "${name}" has shape [${found.shape.join(', ')}], expected [${expected.shape.join(', ')}]`,
+        message: `checkpoint tensor "${name}" has shape [${found.shape.join(', ')}], expected [${expected.join(', ')}]`,
       })
     }
     out[name] = found
@@ -191,16 +271,15 @@ const modelTensors = (skeleton: Named, tensors: ReadonlyMap<string, Tensor<Float
   return E.right(out)
 }
 
+/** The optimizer's per-parameter state from the file: one tensor per slot and trainable parameter, shaped as the parameter. */
 const optimizerSlots = (
-  config: OptimizerConfig, skeleton: Named, tensors: ReadonlyMap<string, Tensor<Float32Array>>,
+  config: OptimizerConfig, model: Model, tensors: ReadonlyMap<string, Tensor<Float32Array>>,
 ): Decoded<OptimizerState['slots']> => {
   const slotNames = config.kind === 'adamw' ? ['m', 'v'] : []
+  const trainable = Object.fromEntries(Object.entries(trainableParameters(model)).map(([name, t]) => [name, t.shape]))
   const slots: Record<string, Named> = {}
   for (const slot of slotNames) {
     const prefix = `${OPTIMIZER_PREFIX}${slot}.`
-    const trainable = Object.fromEntries(
-      Object.entries(skeleton).filter(([name]) => !name.endsWith('running_mean') && !name.endsWith('running_var')),
-    )
     const found = new Map([...tensors].filter(([name]) => name.startsWith(prefix)).map(([name, t]) => [name.slice(prefix.length), t]))
     const checked = modelTensors(trainable, found)
     if (E.isLeft(checked)) {
@@ -224,24 +303,21 @@ export const decodeCheckpoint = (bytes: Uint8Array): E.Either<CheckpointError, C
       if (metadata['format'] !== 'wavenet') {
         return E.left<CheckpointError>({ kind: 'not-wavenet', message: 'not a wavenet checkpoint (metadata "format" is not "wavenet")' })
       }
-      if (metadata['version'] !== String(CHECKPOINT_VERSION)) {
+      const version = [1, CHECKPOINT_VERSION].find((v) => metadata['version'] === String(v))
+      if (version === undefined) {
         return E.left<CheckpointError>({
           kind: 'unsupported-version',
-          message: `checkpoint format version ${JSON.stringify(metadata['version'] ?? null)} is not supported (this build reads version ${CHECKPOINT_VERSION})`,
+          message: `checkpoint format version ${JSON.stringify(metadata['version'] ?? null)} is not supported (this build reads versions 1 and ${CHECKPOINT_VERSION})`,
         })
       }
       return pipe(
         E.Do,
-        E.bind('config', () => pipe(json(metadata, 'config'), E.chain(modelConfig))),
-        E.bind('vocab', ({ config }) => pipe(
+        E.bind('described', () => networkOf(metadata, version)),
+        E.bind('vocab', () => pipe(
           json(metadata, 'vocab'),
           E.chain((v) => {
             const vocab = Array.isArray(v) ? vocabularyFromSymbols(v) : undefined
-            if (vocab === undefined) return E.left(badMetadata('vocab', 'is not a list of distinct characters after ""'))
-            if (vocab.symbols.length !== config.vocab) {
-              return E.left(badMetadata('vocab', `has ${vocab.symbols.length} symbols but the model has ${config.vocab}`))
-            }
-            return E.right(vocab)
+            return vocab === undefined ? E.left(badMetadata('vocab', 'is not a list of distinct characters after ""')) : E.right(vocab)
           }),
         )),
         E.bind('step', () => wholeNumber(metadata, 'step')),
@@ -254,17 +330,14 @@ export const decodeCheckpoint = (bytes: Uint8Array): E.Either<CheckpointError, C
           }),
         )),
         E.bind('history', () => pipe(json(metadata, 'history'), E.chain(history))),
-        E.bind('model', ({ config }) => {
-          const skeleton = config.kind === 'wavenet' ? wavenet({ ...config, seed: 0 }) : flatMlp({ ...config, seed: 0 })
-          return pipe(modelTensors(parameters(skeleton), tensors), E.map((named) => withParameters(skeleton, named)))
-        }),
+        E.bind('model', ({ described: { network, config }, vocab }) => modelOf(network, config, vocab, tensors)),
         E.bind('optimizer', ({ model }) => {
           if (metadata['optimizer'] === undefined) return E.right(undefined)
           return pipe(
             json(metadata, 'optimizer'),
             E.chain(optimizerConfig),
             E.chain(({ step, ...config }) => pipe(
-              optimizerSlots(config, parameters(model), tensors),
+              optimizerSlots(config, model, tensors),
               E.map((slots) => ({ config, state: { step, slots } })),
             )),
           )

@@ -1,7 +1,10 @@
 /**
- * Models: the hierarchical WaveNet-style model and the lecture's flat MLP
- * baseline, as a configuration and a Sequential of layers whose names are the
- * checkpoint's tensor names.
+ * Models: a Sequential of layers that maps contexts of token ids (B, T) to
+ * logits (B, V), T being its receptive field. Everything about a model —
+ * receptive field, shapes, tensor names — follows from its layers, so a
+ * hand-built network is as much a model as the two constructors' are: the
+ * hierarchical WaveNet-style model and the lecture's flat MLP baseline,
+ * whose layer names are the checkpoint's tensor names.
  *
  * wavenet: Embedding(vocab, E), then for each level l = 0 … levels−1
  *   [FlattenConsecutive(g), Linear(g·in, H, no bias), BatchNorm1d(H), Tanh],
@@ -10,12 +13,15 @@
  * context by g.
  */
 import type { Kernels } from './kernels/kernels.js'
-import { batchNorm1d } from './layers/batchnorm.js'
+import { BATCHNORM_DEFAULTS, batchNorm1d } from './layers/batchnorm.js'
 import { initEmbedding } from './layers/embedding.js'
 import { flattenConsecutive } from './layers/flatten.js'
-import type { Forward, Mode, Named } from './layers/layer.js'
+import { type Forward, type Mode, type Named, shapeText } from './layers/layer.js'
 import { initLinear } from './layers/linear.js'
-import { forward, layerBuffers, layerParameters, type Layer, type Sequential, sequential, withTensors } from './layers/sequential.js'
+import {
+  forward, inputSteps, type LayerDescription, layerBuffers, layerParameters, type Layer, outputShape, type Sequential,
+  type SequentialDescription, sequential, withTensors,
+} from './layers/sequential.js'
 import { tanh } from './layers/tanh.js'
 import { type Rng, seeded } from './random.js'
 import { type IndexTensor, size } from './tensor.js'
@@ -39,10 +45,19 @@ export interface FlatMlpConfig {
 
 export type ModelConfig = WavenetConfig | FlatMlpConfig
 
-/** A model: its configuration and its layers. Plain data, never mutated. */
+/**
+ * A model: its layers, mapping token ids (B, receptiveField) to logits
+ * (B, V). Plain data, never mutated; a hand-built `{ net }` is a model.
+ */
 export interface Model {
-  readonly config: ModelConfig
   readonly net: Sequential
+  /**
+   * The recipe `wavenet()` or `flatMlp()` built the net from, kept for
+   * display and for checking a resumed run's flags. Nothing computed from
+   * the model depends on it; a checkpoint records it only while it still
+   * describes the net.
+   */
+  readonly config?: ModelConfig
 }
 
 /** The lecture's scaling of the output layer's initial weights: a less confident start. */
@@ -129,9 +144,51 @@ export const flatMlp = (options: {
   return build(config, options.seed, (rng) => fuse(rng, 'hidden', config.context, config.context * config.embedding, config.hidden))
 }
 
-/** How many characters of context the model sees: groupSize^levels, or the flat model's context. */
-export const receptiveField = (model: Model): number =>
-  model.config.kind === 'wavenet' ? model.config.groupSize ** model.config.levels : model.config.context
+/**
+ * The network `wavenet(config)` or `flatMlp(config)` builds, as a
+ * description: the same layers, names and sizes, computed without
+ * allocating or initialising a tensor.
+ */
+export const describeConfig = (config: ModelConfig): SequentialDescription => {
+  const fuse = (prefix: string, group: number, fanIn: number): [string, LayerDescription][] => [
+    [`${prefix}.flatten`, { kind: 'flatten', n: group }],
+    [`${prefix}.linear`, { kind: 'linear', in: fanIn, out: config.hidden, bias: false }],
+    [`${prefix}.norm`, { kind: 'batchnorm', dim: config.hidden, ...BATCHNORM_DEFAULTS }],
+    [`${prefix}.tanh`, { kind: 'tanh' }],
+  ]
+  const hidden = config.kind === 'wavenet'
+    ? Array.from({ length: config.levels }, (_, l) =>
+      fuse(`fuse.${l}`, config.groupSize, config.groupSize * (l === 0 ? config.embedding : config.hidden))).flat()
+    : fuse('hidden', config.context, config.context * config.embedding)
+  const named: [string, LayerDescription][] = [
+    ['embedding', { kind: 'embedding', vocab: config.vocab, dim: config.embedding }],
+    ...hidden,
+    ['head', { kind: 'linear', in: config.hidden, out: config.vocab, bias: true }],
+  ]
+  return { kind: 'sequential', names: named.map(([name]) => name), layers: named.map(([, layer]) => layer) }
+}
+
+/**
+ * How many characters of context the model sees: the time steps its network
+ * needs for one output (groupSize^levels for `wavenet`, the context for
+ * `flatMlp`).
+ */
+export const receptiveField = (model: Model): number => inputSteps(model.net, 1)
+
+/**
+ * V, the width of the logits (B, V) the model gives for contexts
+ * (B, receptiveField); a RangeError when its network cannot take such
+ * contexts or gives another shape.
+ */
+export const logitsWidth = (model: Model): number => {
+  const field = receptiveField(model)
+  // A batch of one: no layer kind changes the batch axis.
+  const shape = outputShape(model.net, [1, field])
+  if (shape.length !== 2) {
+    throw new RangeError(`the network maps contexts [B, ${field}] to ${shapeText(['B', ...shape.slice(1)])}, not to logits [B, V]`)
+  }
+  return shape[1]!
+}
 
 /** The trainable tensors by checkpoint name (`embedding.weight`, `fuse.0.linear.weight`, …, `head.bias`). */
 export const trainableParameters = (model: Model): Named => layerParameters(model.net)

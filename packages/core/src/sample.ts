@@ -82,7 +82,7 @@ export const sampleWords = (
     while (active.length > 0) {
       const batch = new Int32Array(active.length * block)
       active.forEach((w, row) => batch.set(contexts[w]!, row * block))
-      const logits = modelForward(kernels, model, indices([active.length, block], batch), 'eval').y.data
+      const logits = kernels.scope(() => modelForward(kernels, model, indices([active.length, block], batch), 'eval').y.data)
       active = active.filter((w, row) => {
         const next = draw(draws, nextDistribution(logits.subarray(row * vocabSize, (row + 1) * vocabSize), temperature, topK))
         if (next === 0) return false

@@ -1,96 +1,111 @@
 /**
- * A lean training session on the WebAssembly kernels: every buffer a step
- * touches (parameters, gradients, activations, tapes, optimizer slots, the
- * batch's ids and targets, kernel scratch) lives in the WebAssembly memory,
- * allocated once when the session starts and reused by every step. A step
- * copies the batch in, then only calls kernels on those buffers: it
- * allocates nothing and copies nothing else.
- *
- * It calls the kernels `trainStep` calls through `Kernels`, in the same order
- * on the same values, so it computes the same bits as a `pureSession` over the
- * same WebAssembly kernels; what it leaves out is the checking, staging and
- * allocating around each call. The step is planned once from the model's
- * layers (`model.net.layers`, by kind) as a list of kernel calls on fixed
- * buffers: the layer maths stay in the kernels. Two liberties keep the
- * buffers few (so that a step's working set stays in the caches) without
- * changing a bit: a batchnorm and the tanh after it run as one fused kernel
- * each way, and a kernel writes over its input where nothing reads that
- * input again (a tanh over a linear's output, a backward call over dy).
- * The optimizer updates every parameter in one call, in place.
+ * The fast training session on the WebAssembly kernels, derived from the
+ * pure layers: the session runs the pure step (`gradients`: forward, loss,
+ * backward) once on recording kernels (`trace.ts`), compiles the calls it
+ * made (`kernels/wasm-program.ts`: fusions, in-place reuse, placement) and
+ * replays them every step on buffers allocated once in the WebAssembly
+ * memory: parameters, gradients, optimizer slots and running statistics,
+ * the batch's ids and targets, every activation. The session addresses them
+ * by byte offset, so the memory can still grow while it lives (for an
+ * evaluation between steps). A step copies the batch in,
+ * replays, and updates every parameter in one optimizer call: it allocates
+ * nothing and copies nothing else. No layer is written here: any network the
+ * pure step can train, the session trains, with the same bits.
  */
 import type { Batch } from './data.js'
-import type { WasmKernelExports, WasmKernels } from './kernels/wasm.js'
+import { type ArrayArg, arraysOf, type KernelName } from './kernels/kernels.js'
+import { type WasmKernels, wasmInternals } from './kernels/wasm.js'
+import type { Arena } from './kernels/wasm-arena.js'
+import { compileProgram } from './kernels/wasm-program.js'
 import type { Named } from './layers/layer.js'
-import type { BatchNorm1d } from './layers/batchnorm.js'
-import { layerBuffers, type Layer } from './layers/sequential.js'
+import { layerBuffers } from './layers/sequential.js'
 import { type Model, receptiveField, trainableParameters, withParameters } from './model.js'
 import type { Optimizer, OptimizerState } from './optim.js'
-import { size, tensor } from './tensor.js'
-import type { TrainingSession } from './train.js'
+import { indices, tensor } from './tensor.js'
+import { type Call, recorder } from './trace.js'
+import { gradients, type TrainingSession } from './train.js'
+
+/** Options of {@link leanSession}. */
+export interface LeanSessionOptions {
+  /**
+   * Wraps each kernel call of the compiled step, given the call (its kernel
+   * and arguments), e.g. to time it by kernel (`bench/step.mjs --breakdown`).
+   */
+  readonly profile?: (call: Call, run: () => unknown) => () => unknown
+}
 
 /**
  * A session that trains `model` with `optimizer`, from `state`, on minibatches
- * of `batchSize` examples, its buffers in the memory of `kernels` (size it
- * with `createWasmKernels({ memoryBytes })`: the session throws when its
- * buffers do not fit). The model must be a flat Sequential that starts with
- * an embedding and ends in (B, vocab) logits, as `wavenet` and `flatMlp` build.
- * `snapshot` copies the current values out; `dispose` frees the buffers by
- * resetting the arena to where it stood when the session started.
+ * of `batchSize` examples, its buffers in the memory of `kernels`. Throws
+ * when the model cannot take a step at that batch size (with the pure step's
+ * own error), or when its buffers do not fit in the memory (`WasmMemoryFull`,
+ * naming the size needed; the memory grows to fit unless views handed out
+ * by `alloc` are live). `snapshot` copies the current values out;
+ * `dispose` frees the buffers by resetting the arena to where it stood when
+ * the session started.
  */
 export const leanSession = (
   kernels: WasmKernels, model: Model, optimizer: Optimizer, state: OptimizerState, batchSize: number,
+  options: LeanSessionOptions = {},
 ): TrainingSession => {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`)
   const mark = kernels.arena.mark()
-  const layout = newLayout()
-  const plan = planStep(kernels.exports, model, optimizer, batchSize, layout)
-  const block = kernels.alloc(new Float32Array(0), layout.count())
-  if (!kernels.owns(block)) {
-    throw new RangeError(
-      `the session's ${layout.count() * 4} bytes do not fit in the WebAssembly memory: create the kernels with a larger memoryBytes`,
-    )
+  try {
+    return open(kernels, model, optimizer, state, batchSize, options, () => kernels.arena.reset(mark))
+  } catch (e) {
+    kernels.arena.reset(mark)
+    throw e
   }
-  layout.place(block)
-  const buffers = plan.load(block, state)
-  const field = receptiveField(model)
-  let step = state.step
-  let disposed = false
+}
 
+/**
+ * Named tensors laid end to end in a region of the memory, addressed by byte
+ * offset: views are made only for the moment they are used, so the region
+ * never stops the memory from growing.
+ */
+interface Packed {
+  readonly at: number
+  readonly count: number
+  /** A view of the whole region. */
+  all(): Float32Array
+  /** A view of each tensor, by name. */
+  views(): Named
+}
+
+const packed = (arena: Arena, shapes: Named): Packed => {
+  const entries = Object.entries(shapes)
+  const count = entries.reduce((n, [, t]) => n + t.data.length, 0)
+  const at = arena.reserveMovable(count * 4)
+  const all = () => new Float32Array(arena.buffer(), at, count)
   return {
-    step(batch: Batch) {
-      if (disposed) throw new Error('the session was disposed')
-      const { contexts, targets } = batch
-      if (contexts.shape.length !== 2 || contexts.shape[0] !== batchSize || contexts.shape[1] !== field) {
-        throw new RangeError(`contexts must be (${batchSize}, ${field}), got [${contexts.shape.join(', ')}]`)
-      }
-      if (targets.data.length !== batchSize) throw new RangeError(`${batchSize} rows of contexts but ${targets.data.length} targets`)
-      // The kernels index memory with these unchecked.
-      inRange('token id', contexts.data, plan.vocab)
-      inRange('target', targets.data, plan.classes)
-      buffers.ids.set(contexts.data)
-      buffers.targets.set(targets.data)
-      const loss = plan.run()
-      optimizer.updateInPlace(kernels, step, buffers.params, buffers.grads, buffers.slots, buffers.params.length)
-      step += 1
-      return loss
-    },
-
-    snapshot() {
-      const copies = (named: Named): Named =>
-        Object.fromEntries(Object.entries(named).map(([name, t]) => [name, tensor(t.shape, t.data.slice())]))
-      return {
-        model: withParameters(model, { ...copies(buffers.paramTensors), ...copies(buffers.runningTensors) }),
-        state: { step, slots: Object.fromEntries(optimizer.slotNames.map((slot, s) => [slot, copies(buffers.slotTensors[s]!)])) },
-      }
-    },
-
-    dispose() {
-      if (disposed) return
-      disposed = true
-      kernels.arena.reset(mark)
+    at,
+    count,
+    all,
+    views() {
+      const whole = all()
+      let offset = 0
+      return Object.fromEntries(entries.map(([name, t]) => {
+        const view = whole.subarray(offset, offset + t.data.length)
+        offset += t.data.length
+        return [name, tensor(t.shape, view)]
+      }))
     },
   }
 }
+
+const fill = (views: Named, values: Named): void => {
+  for (const [name, t] of Object.entries(views)) t.data.set(values[name]!.data)
+}
+
+const copies = (named: Named): Named =>
+  Object.fromEntries(Object.entries(named).map(([name, t]) => [name, tensor(t.shape, t.data.slice())]))
+
+/** The tightest bound the recorded calls put on the ids in `array`, if any reads it. */
+const idBound = (calls: readonly Call[], array: Int32Array): number =>
+  Math.min(...calls.flatMap((call) =>
+    arraysOf(call.kernel as KernelName, call.args as never)
+      .filter((a: ArrayArg) => call.args[a.at] === array && a.bound !== undefined)
+      .map((a) => a.bound!)))
 
 const inRange = (what: string, values: Int32Array, bound: number): void => {
   for (let i = 0; i < values.length; i++) {
@@ -99,376 +114,88 @@ const inRange = (what: string, values: Int32Array, bound: number): void => {
   }
 }
 
-/** A buffer of `count` 4-byte elements (float32 or int32) at byte offset `at`, set when the layout is placed. */
-interface Region {
-  count: number
-  at: number
-}
-
-/**
- * The session's buffers as one block: groups of regions, the regions of a
- * group end to end (so one kernel call sweeps a whole group, as the
- * optimizer sweeps every parameter), each group starting on a 64-byte line.
- */
-interface Layout {
-  /** Regions of these sizes, end to end. */
-  group(counts: readonly number[]): Region[]
-  region(count: number): Region
-  /** Elements of the whole block, padding included. */
-  count(): number
-  /** Sets every region's byte offset inside `block` (which `alloc` started on a line). */
-  place(block: Float32Array): void
-}
-
-const LINE_ELEMENTS = 16
-
-const newLayout = (): Layout => {
-  const groups: Region[][] = []
-  const group = (counts: readonly number[]): Region[] => {
-    const regions = counts.map((count) => ({ count, at: -1 }))
-    groups.push(regions)
-    return regions
+const open = (
+  kernels: WasmKernels, model: Model, optimizer: Optimizer, state: OptimizerState, batchSize: number,
+  options: LeanSessionOptions, free: () => void,
+): TrainingSession => {
+  const { arena } = wasmInternals(kernels)!
+  const field = receptiveField(model)
+  const trainable = trainableParameters(model)
+  for (const slot of optimizer.slotNames) {
+    for (const [name, p] of Object.entries(trainable)) {
+      if (state.slots[slot]?.[name]?.data.length !== p.data.length) throw new RangeError(`no ${optimizer.name} state ${slot} for ${name}`)
+    }
   }
-  const padded = (regions: readonly Region[]): number =>
-    Math.ceil(regions.reduce((n, r) => n + r.count, 0) / LINE_ELEMENTS) * LINE_ELEMENTS
-  return {
-    group,
-    region: (count) => group([count])[0]!,
-    count: () => groups.reduce((n, regions) => n + padded(regions), 0),
-    place(block) {
-      let start = block.byteOffset
-      for (const regions of groups) {
-        let at = start
-        for (const r of regions) {
-          r.at = at
-          at += r.count * 4
-        }
-        start += padded(regions) * 4
-      }
-    },
-  }
-}
+  // Parameters, gradients and each optimizer slot end to end, laid out alike: one update call sweeps them all.
+  const params = packed(arena, trainable)
+  const grads = packed(arena, trainable)
+  const slots = optimizer.slotNames.map(() => packed(arena, trainable))
+  const running = packed(arena, layerBuffers(model.net))
+  const ids = arena.reserveMovable(batchSize * field * 4)
+  const targets = arena.reserveMovable(batchSize * 4)
+  const idsView = () => new Int32Array(arena.buffer(), ids, batchSize * field)
+  const targetsView = () => new Int32Array(arena.buffer(), targets, batchSize)
+  // Zeros until the first batch: the recording below checks them, and the memory may hold old values.
+  idsView().fill(0)
+  targetsView().fill(0)
+  fill(params.views(), trainable)
+  fill(running.views(), layerBuffers(model.net))
+  optimizer.slotNames.forEach((slot, s) => fill(slots[s]!.views(), state.slots[slot]!))
 
-/** The buffers the session reads and writes from JavaScript. */
-interface Buffers {
-  readonly ids: Int32Array
-  readonly targets: Int32Array
-  /** Every parameter end to end, in `trainableParameters` order; `grads` and each slot (in `slotNames` order) alike. */
-  readonly params: Float32Array
-  readonly grads: Float32Array
-  readonly slots: readonly Float32Array[]
-  /** Views of each parameter, of each slot's tensors and of the running statistics, by checkpoint name. */
-  readonly paramTensors: Named
-  readonly slotTensors: readonly Named[]
-  readonly runningTensors: Named
-}
-
-/** An activation (or the token ids that enter the model): where it is and its shape. */
-interface Value {
-  readonly region: Region
-  readonly shape: readonly number[]
-  readonly tokens: boolean
-  /**
-   * Whether a backward call reads this region (a tanh's output is its tape).
-   * When not, the layer it feeds, its only reader in forward, may overwrite it.
-   */
-  readonly kept: boolean
-}
-
-/** A kernel call on fixed regions. */
-type Call = () => void
-
-/** A parameter's value and gradient. */
-interface Param {
-  readonly value: Region
-  readonly grad: Region
-}
-
-/** What a layer's planner reserves and records through. */
-interface Planning {
-  readonly k: WasmKernelExports
-  readonly layout: Layout
-  /** The forward calls, in order. */
-  readonly forward: Call[]
-  param(name: string): Param
-  running(name: string): Region
-  /** The scratch region every call shares, made at least `bytes` long. */
-  scratch(bytes: number): Region
-}
-
-/** A planned layer: its output, and the planner of its backward calls from dy (which returns dx; null for token ids). */
-interface Planned {
-  readonly y: Value
-  backward(dy: Value, calls: Call[]): Value | null
-  /** Set when the plan covers the next layer too (a batchnorm fused with the tanh after it). */
-  readonly coversNext?: true
-}
-
-/** Plans a layer on input x; `next` is the layer after it, if any. */
-type Planner<L extends Layer> = (p: Planning, layer: L, prefix: string, x: Value, next: Layer | undefined) => Planned
-
-const floats = (x: Value, kind: string): void => {
-  if (x.tokens) throw new TypeError(`${kind} expects a float tensor, got token ids`)
-}
-
-const lastAxis = (x: Value, width: number, what: string): number => {
-  if (x.shape[x.shape.length - 1] !== width) throw new RangeError(`${what} got input [${x.shape.join(', ')}]`)
-  return size(x.shape) / width
-}
-
-/** The planners of every layer kind, by `kind`: each makes the calls its layer's `forward` and `backward` make. */
-const planners: { readonly [K in Layer['kind']]: Planner<Extract<Layer, { kind: K }>> } = {
-  embedding(p, layer, prefix, x) {
-    if (!x.tokens) throw new TypeError('embedding expects token ids')
-    const [vocab, dim] = layer.weight.shape as [number, number]
-    const count = size(x.shape)
-    const w = p.param(`${prefix}.weight`)
-    const y = p.layout.region(count * dim)
-    const { k } = p
-    p.forward.push(() => k.gather(w.value.at, x.region.at, y.at, count, dim))
-    return {
-      y: { region: y, shape: [...x.shape, dim], tokens: false, kept: false },
-      backward(dy, calls) {
-        calls.push(() => k.scatterAdd(dy.region.at, x.region.at, w.grad.at, count, dim, vocab))
-        return null
-      },
-    }
-  },
-
-  flatten(_p, layer, _prefix, x) {
-    floats(x, 'flatten')
-    if (x.shape.length !== 3) throw new RangeError(`flatten expects (B, T, C), got [${x.shape.join(', ')}]`)
-    const [b, t, c] = x.shape as [number, number, number]
-    if (t % layer.n !== 0) throw new RangeError(`flatten(${layer.n}): time axis ${t} is not a multiple of ${layer.n}`)
-    const steps = t / layer.n
-    // A reshape: the same region, seen with another shape, both ways.
-    return {
-      y: { ...x, shape: steps === 1 ? [b, c * layer.n] : [b, steps, c * layer.n] },
-      backward: (dy) => ({ ...dy, shape: x.shape }),
-    }
-  },
-
-  linear(p, layer, prefix, x) {
-    floats(x, 'linear')
-    const [fanOut, fanIn] = layer.weight.shape as [number, number]
-    const rows = lastAxis(x, fanIn, `linear(${fanIn} → ${fanOut})`)
-    const w = p.param(`${prefix}.weight`)
-    const b = layer.bias === null ? null : p.param(`${prefix}.bias`)
-    const y = p.layout.region(rows * fanOut)
-    const { k } = p
-    const s = p.scratch(k.matmulScratchBytes(fanOut, fanIn))
-    // y (rows, out) = x (rows, in) · Wᵀ (in, out), on top of the bias rows when there is a bias.
-    p.forward.push(b === null
-      ? () => k.matmul(rows, fanOut, fanIn, x.region.at, 0, w.value.at, 1, y.at, 0, s.at)
-      : () => {
-        k.broadcastRows(b.value.at, y.at, rows, fanOut)
-        k.matmul(rows, fanOut, fanIn, x.region.at, 0, w.value.at, 1, y.at, 1, s.at)
-      })
-    return {
-      y: { region: y, shape: [...x.shape.slice(0, -1), fanOut], tokens: false, kept: false },
-      backward(dy, calls) {
-        const dx = p.layout.region(rows * fanIn)
-        p.scratch(k.matmulScratchBytes(fanIn, fanOut))
-        p.scratch(k.matmulScratchBytes(fanIn, rows))
-        calls.push(() => {
-          // dx (rows, in) = dy (rows, out) · W (out, in); dW (out, in) = dyᵀ (out, rows) · x (rows, in); db = Σ_rows dy
-          k.matmul(rows, fanIn, fanOut, dy.region.at, 0, w.value.at, 0, dx.at, 0, s.at)
-          k.matmul(fanOut, fanIn, rows, dy.region.at, 1, x.region.at, 0, w.grad.at, 0, s.at)
-          if (b !== null) k.sumRows(dy.region.at, b.grad.at, rows, fanOut)
-        })
-        return { region: dx, shape: x.shape, tokens: false, kept: false }
-      },
-    }
-  },
-
-  batchnorm: (p, layer, prefix, x, next) => planBatchNorm(p, layer, prefix, x, next?.kind === 'tanh'),
-
-  tanh(p, _layer, _prefix, x) {
-    floats(x, 'tanh')
-    const n = size(x.shape)
-    // In place where nothing else reads the input; backward in place over dy.
-    const y = x.kept ? p.layout.region(n) : x.region
-    const { k } = p
-    p.forward.push(() => k.tanhForward(x.region.at, y.at, n))
-    return {
-      y: { region: y, shape: x.shape, tokens: false, kept: true },
-      backward(dy, calls) {
-        calls.push(() => k.tanhBackward(y.at, dy.region.at, dy.region.at, n))
-        return { ...dy, shape: x.shape }
-      },
-    }
-  },
-
-  sequential() {
-    throw new RangeError('leanSession plans a flat Sequential: nested Sequential layers are not supported')
-  },
-}
-
-/**
- * A batchnorm, or (`thenTanh`) a batchnorm and the tanh after it as one fused
- * call each way (`normalizeTanh`, `tanhNormalizeBackward`: the same bits as
- * the separate calls, without the values in between). xhat overwrites the
- * input where nothing else reads it; backward runs in place over dy.
- */
-const planBatchNorm = (p: Planning, layer: BatchNorm1d, prefix: string, x: Value, thenTanh: boolean): Planned => {
-  floats(x, 'batchnorm')
-  const cols = layer.weight.shape[0]!
-  const rows = lastAxis(x, cols, `batchnorm(${cols})`)
-  if (rows < 2) throw new RangeError('batchnorm in training mode needs more than one value per channel')
-  const gamma = p.param(`${prefix}.weight`)
-  const beta = p.param(`${prefix}.bias`)
-  const runningMean = p.running(`${prefix}.running_mean`)
-  const runningVar = p.running(`${prefix}.running_var`)
-  const n = rows * cols
-  const [mean, variance] = [p.layout.region(cols), p.layout.region(cols)]
-  const xhat = x.kept ? p.layout.region(n) : x.region
-  const y = p.layout.region(n)
-  const { k } = p
-  const s = p.scratch(Math.max(k.normalizeScratchBytes(cols), k.normalizeBackwardScratchBytes(cols)))
-  // running ← (1 − m)·running + (m·scale)·batch, the variance's scale n/(n − 1) making it unbiased.
-  const keep = 1 - layer.momentum
-  const weight = (scale: number): number => layer.momentum * scale
-  const [meanWeight, varWeight] = [weight(1), weight(rows / (rows - 1))]
-  const normalize = thenTanh ? k.normalizeTanh : k.normalize
-  p.forward.push(() => {
-    k.columnMoments(x.region.at, mean.at, variance.at, rows, cols)
-    normalize(x.region.at, mean.at, variance.at, gamma.value.at, beta.value.at, layer.eps, xhat.at, y.at, rows, cols, s.at)
-    k.movingAverage(runningMean.at, mean.at, keep, meanWeight, cols)
-    k.movingAverage(runningVar.at, variance.at, keep, varWeight, cols)
+  // The pure step, recorded once on views of those buffers.
+  const recording = recorder()
+  const [paramViews, gradViews, runningViews, idsArray, targetsArray] = [params.views(), grads.views(), running.views(), idsView(), targetsView()]
+  const traced = gradients(recording.kernels, withParameters(model, { ...paramViews, ...runningViews }), {
+    contexts: indices([batchSize, field], idsArray), targets: indices([batchSize], targetsArray),
   })
-  const gradients = (dy: Value): Call => thenTanh
-    ? () => k.tanhNormalizeBackward(
-      dy.region.at, y.at, xhat.at, variance.at, gamma.value.at, layer.eps, 1, dy.region.at, gamma.grad.at, beta.grad.at, rows, cols, s.at,
-    )
-    : () => k.normalizeBackward(
-      dy.region.at, xhat.at, variance.at, gamma.value.at, layer.eps, 1, dy.region.at, gamma.grad.at, beta.grad.at, rows, cols, s.at,
-    )
-  const planned: Planned = {
-    y: { region: y, shape: x.shape, tokens: false, kept: thenTanh },
-    backward(dy, calls) {
-      calls.push(gradients(dy))
-      return { ...dy, shape: x.shape }
-    },
+  const bindings = new Map<ArrayBufferView, ArrayBufferView>()
+  for (const [name, view] of Object.entries(gradViews)) {
+    const grad = traced.grads[name]
+    if (grad === undefined || !recording.temporaries.has(grad.data)) throw new RangeError(`the step computes no gradient for ${name}`)
+    bindings.set(grad.data, view.data)
   }
-  return thenTanh ? { ...planned, coversNext: true } : planned
-}
-
-const plan = <L extends Layer>(p: Planning, layer: L, prefix: string, x: Value, next: Layer | undefined): Planned =>
-  (planners[layer.kind] as Planner<L>)(p, layer, prefix, x, next)
-
-interface StepPlan {
-  /** Rows of the embedding table: token ids must be below it. */
-  readonly vocab: number
-  /** Columns of the logits: targets must be below it. */
-  readonly classes: number
-  /** Fills the placed block with the model's and the state's values; views of what the session reads and writes. */
-  load(block: Float32Array, state: OptimizerState): Buffers
-  /** Forward (with the running statistics' updates), loss and backward on the batch in place; returns the loss. */
-  run(): number
-}
-
-/**
- * Reserves every buffer of the step in `layout` and lists its kernel calls:
- * forward layer by layer, the loss and its gradient, backward layer by layer
- * in reverse, as `trainStep` makes them.
- */
-const planStep = (k: WasmKernelExports, model: Model, optimizer: Optimizer, batchSize: number, layout: Layout): StepPlan => {
-  const { layers, names } = model.net
-  const first = layers[0]
-  if (first?.kind !== 'embedding') throw new RangeError('the model must start with an embedding')
-  const params = trainableParameters(model)
-  const paramNames = Object.keys(params)
-  const sizes = paramNames.map((name) => params[name]!.data.length)
-  const paramRegions = layout.group(sizes)
-  const gradRegions = layout.group(sizes)
-  const slotRegions = optimizer.slotNames.map(() => layout.group(sizes))
-  const running = layerBuffers(model.net)
-  const runningNames = Object.keys(running)
-  const runningRegions = layout.group(runningNames.map((name) => running[name]!.data.length))
-  const scratch: Region = layout.region(0)
-  const ids = layout.region(batchSize * receptiveField(model))
-
-  const planning: Planning = {
-    k,
-    layout,
-    forward: [],
-    param(name) {
-      const i = paramNames.indexOf(name)
-      return { value: paramRegions[i]!, grad: gradRegions[i]! }
-    },
-    running: (name) => runningRegions[runningNames.indexOf(name)]!,
-    scratch(bytes) {
-      scratch.count = Math.max(scratch.count, Math.ceil(bytes / 4))
-      return scratch
-    },
+  // The running statistics after the step replace those before it, in place.
+  for (const [name, after] of Object.entries(layerBuffers(traced.model.net))) {
+    const before = runningViews[name]!.data
+    if (after.data !== before) bindings.set(after.data, before)
   }
-  /** Each planned layer (a batchnorm and its tanh count as one) and the name of its first layer. */
-  const planned: { readonly name: string; readonly layer: Planned }[] = []
-  let x: Value = { region: ids, shape: [batchSize, receptiveField(model)], tokens: true, kept: false }
-  for (let i = 0; i < layers.length; i++) {
-    const name = names[i]!
-    const out = plan(planning, layers[i]!, name, x, layers[i + 1])
-    if (out.coversNext === true) i += 1
-    planned.push({ name, layer: out })
-    x = out.y
-  }
-  if (x.tokens || x.shape.length !== 2) throw new RangeError(`the model must end in (B, vocab) logits, got [${x.shape.join(', ')}]`)
-  const logits = x.region
-  const [rows, classes] = x.shape as [number, number]
-  const targets = layout.region(rows)
-  const probs = layout.region(rows * classes)
-  const dlogits = layout.region(rows * classes)
-  const backward: Call[] = []
-  let dy: Value | null = { region: dlogits, shape: x.shape, tokens: false, kept: false }
-  for (const { name, layer } of planned.reverse()) {
-    if (dy === null) throw new RangeError(`no gradient flows into layer ${name}: token ids feed only the first layer`)
-    dy = layer.backward(dy, backward)
-  }
-  const forward = planning.forward
+  if (recording.valued.length !== 1) throw new RangeError('the step must compute exactly one loss')
+  const idsBound = idBound(recording.calls, idsArray)
+  const targetsBound = idBound(recording.calls, targetsArray)
+  const program = compileProgram(kernels, recording.calls, recording.temporaries, bindings, recording.valued[0]!, options.profile)
+  let step = state.step
+  let disposed = false
 
   return {
-    vocab: first.weight.shape[0]!,
-    classes,
-
-    load(block, state) {
-      const view = (r: Region): Float32Array => new Float32Array(block.buffer, r.at, r.count)
-      const whole = (regions: readonly Region[]): Float32Array =>
-        new Float32Array(block.buffer, regions[0]?.at ?? block.byteOffset, regions.reduce((n, r) => n + r.count, 0))
-      const tensors = (names: readonly string[], regions: readonly Region[], shapes: Named): Named =>
-        Object.fromEntries(names.map((name, i) => [name, tensor(shapes[name]!.shape, view(regions[i]!))]))
-      const paramTensors = tensors(paramNames, paramRegions, params)
-      const runningTensors = tensors(runningNames, runningRegions, running)
-      const slotTensors = optimizer.slotNames.map((slot, s) => {
-        const named = state.slots[slot] ?? {}
-        for (const name of paramNames) {
-          if (named[name]?.data.length !== params[name]!.data.length) throw new RangeError(`no ${optimizer.name} state ${slot} for ${name}`)
-        }
-        return tensors(paramNames, slotRegions[s]!, named)
-      })
-      const fill = (views: Named, values: Named): void => {
-        for (const [name, t] of Object.entries(views)) t.data.set(values[name]!.data)
+    step(batch: Batch) {
+      if (disposed) throw new Error('the session was disposed')
+      const { contexts, targets: given } = batch
+      if (contexts.shape.length !== 2 || contexts.shape[0] !== batchSize || contexts.shape[1] !== field) {
+        throw new RangeError(`contexts must be (${batchSize}, ${field}), got [${contexts.shape.join(', ')}]`)
       }
-      fill(paramTensors, params)
-      fill(runningTensors, running)
-      optimizer.slotNames.forEach((slot, s) => fill(slotTensors[s]!, state.slots[slot]!))
+      if (given.data.length !== batchSize) throw new RangeError(`${batchSize} rows of contexts but ${given.data.length} targets`)
+      // The compiled kernels index memory with these unchecked.
+      inRange('token id', contexts.data, idsBound)
+      inRange('target', given.data, targetsBound)
+      idsView().set(contexts.data)
+      targetsView().set(given.data)
+      const loss = program.run()
+      optimizer.updateInPlace(kernels, step, params.all(), grads.all(), slots.map((s) => s.all()), params.count)
+      step += 1
+      return loss
+    },
+
+    snapshot() {
       return {
-        ids: new Int32Array(block.buffer, ids.at, ids.count),
-        targets: new Int32Array(block.buffer, targets.at, targets.count),
-        params: whole(paramRegions),
-        grads: whole(gradRegions),
-        slots: slotRegions.map(whole),
-        paramTensors,
-        slotTensors,
-        runningTensors,
+        model: withParameters(model, { ...copies(params.views()), ...copies(running.views()) }),
+        state: { step, slots: Object.fromEntries(optimizer.slotNames.map((slot, s) => [slot, copies(slots[s]!.views())])) },
       }
     },
 
-    run() {
-      for (const call of forward) call()
-      const loss = k.softmaxCrossEntropy(logits.at, targets.at, probs.at, rows, classes)
-      k.softmaxCrossEntropyBackward(probs.at, targets.at, 1 / rows, dlogits.at, rows, classes)
-      for (const call of backward) call()
-      return loss
+    dispose() {
+      if (disposed) return
+      disposed = true
+      free()
     },
   }
 }

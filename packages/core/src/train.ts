@@ -4,6 +4,7 @@
  */
 import { type Batch, type Examples, allExamples } from './data.js'
 import type { Kernels } from './kernels/kernels.js'
+import type { Named } from './layers/layer.js'
 import { backward } from './layers/sequential.js'
 import { crossEntropy, crossEntropyBackward } from './loss.js'
 import { type Model, modelForward, trainableParameters, withParameters } from './model.js'
@@ -18,27 +19,48 @@ export interface StepResult {
   readonly loss: number
 }
 
-/** Forward in train mode, cross-entropy, backward, one optimizer update. */
-export const trainStep = (
-  kernels: Kernels, model: Model, optimizer: Optimizer, state: OptimizerState, batch: Batch,
-): StepResult => {
+export interface Gradients {
+  /** The minibatch loss. */
+  readonly loss: number
+  /** The gradient of the loss with respect to each trainable parameter, by name. */
+  readonly grads: Named
+  /** The model after the forward pass: its batchnorm running statistics updated. */
+  readonly model: Model
+}
+
+/**
+ * Forward in train mode, cross-entropy and backward: the part of a step that
+ * the layers define (the fast session records it once and replays it).
+ * Its results may live in the kernels' working memory.
+ */
+export const gradients = (kernels: Kernels, model: Model, batch: Batch): Gradients => {
   const out = modelForward(kernels, model, batch.contexts, 'train')
   const { loss, tape } = crossEntropy(kernels, out.y, batch.targets)
   const { grads } = backward(kernels, model.net, out.tape, crossEntropyBackward(kernels, tape))
-  const [params, next] = optimizer.update(trainableParameters(model), grads, state)
-  return { model: withParameters(out.layer, params), state: next, loss }
+  return { loss, grads, model: out.layer }
 }
+
+/**
+ * Forward in train mode, cross-entropy, backward, one optimizer update. The
+ * working memory it takes from the kernels is reclaimed before it returns.
+ */
+export const trainStep = (
+  kernels: Kernels, model: Model, optimizer: Optimizer, state: OptimizerState, batch: Batch,
+): StepResult =>
+  kernels.scope(() => {
+    const { loss, grads, model: after } = gradients(kernels, model, batch)
+    const [params, next] = optimizer.update(trainableParameters(model), grads, state)
+    return { model: withParameters(after, params), state: next, loss }
+  })
 
 /** Mean cross-entropy of a batch in eval mode. */
 export const batchLoss = (kernels: Kernels, model: Model, batch: Batch): number =>
-  crossEntropy(kernels, modelForward(kernels, model, batch.contexts, 'eval').y, batch.targets).loss
+  kernels.scope(() => crossEntropy(kernels, modelForward(kernels, model, batch.contexts, 'eval').y, batch.targets).loss)
 
-/** How `evaluate` runs: chunk size, and a wrapper around each chunk (e.g. one that frees the chunk's working memory). */
+/** How `evaluate` runs. */
 export interface EvaluateOptions {
   /** Examples per forward pass (default 1024). */
   readonly chunk?: number
-  /** Runs each chunk's computation; the default runs it as is. */
-  readonly perChunk?: (run: () => number) => number
 }
 
 /**
@@ -48,7 +70,6 @@ export interface EvaluateOptions {
 export const evaluate = (kernels: Kernels, model: Model, data: Examples, options: EvaluateOptions = {}): number => {
   if (data.count === 0) return Number.NaN
   const chunk = options.chunk ?? 1024
-  const perChunk = options.perChunk ?? ((run) => run())
   const all = allExamples(data)
   let total = 0
   for (let start = 0; start < data.count; start += chunk) {
@@ -57,7 +78,7 @@ export const evaluate = (kernels: Kernels, model: Model, data: Examples, options
       contexts: indices([end - start, data.blockSize], all.contexts.data.subarray(start * data.blockSize, end * data.blockSize)),
       targets: indices([end - start], all.targets.data.subarray(start, end)),
     }
-    total += perChunk(() => batchLoss(kernels, model, batch)) * (end - start)
+    total += batchLoss(kernels, model, batch) * (end - start)
   }
   return total / data.count
 }

@@ -1,21 +1,27 @@
-/** Checkpoints: round trip, typed errors on every kind of damage, and a fuzz test of the decoder. */
+/**
+ * Checkpoints: round trip of any network, files of format version 1, typed
+ * errors on every kind of damage, and a fuzz test of the decoder.
+ */
+import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import {
-  adamW, buildVocabulary, decodeCheckpoint, decodeSafetensors, encodeCheckpoint, encodeSafetensors, flatMlp, indices,
-  modelForward, parameters, referenceKernels as k, seeded, trainableParameters, wavenet,
-  type Checkpoint, type Model,
+  adamW, buildVocabulary, CHECKPOINT_VERSION, decodeCheckpoint, decodeSafetensors, describeConfig, describeLayer, embedding,
+  encodeCheckpoint, encodeSafetensors, evaluate, examples, flatMlp, flattenConsecutive, indices, linear, modelForward, parameters, parseCorpus,
+  receptiveField, referenceKernels as k, seeded, sequential, trainableParameters, vocabularyFromSymbols, wavenet, zeros,
+  type Checkpoint, type Model, type Vocabulary,
 } from '../src/index.js'
 import { snapshot } from './support/layers.js'
+import { networkCase } from './support/stacks.js'
 
 const vocab = buildVocabulary(['emma', 'olivia', 'ava'])
 const V = vocab.symbols.length
 
-const checkpointOf = (model: Model, withOptimizer: boolean): Checkpoint => {
+const checkpointOf = (model: Model, withOptimizer: boolean, symbols: Vocabulary = vocab): Checkpoint => {
   const config = { kind: 'adamw' as const, lr: 3e-3, totalSteps: 100, decayAt: 0.75, decay: 0.1, betas: [0.9, 0.999] as const, eps: 1e-8, weightDecay: 0.01 }
   const optimizer = adamW(config, config)
-  const base = { model, vocab, step: 12, rng: seeded(5), history: { train: [[10, 2.5]] as [number, number][], val: [[12, 2.7]] as [number, number][] } }
+  const base = { model, vocab: symbols, step: 12, rng: seeded(5), history: { train: [[10, 2.5]] as [number, number][], val: [[12, 2.7]] as [number, number][] } }
   return withOptimizer ? { ...base, optimizer: { config, state: { ...optimizer.init(trainableParameters(model)), step: 12 } } } : base
 }
 
@@ -36,6 +42,19 @@ describe('checkpoint', () => {
     )
   })
 
+  it('round-trips random networks bit-exactly: every layer kind, nested Sequentials, no config', () => {
+    fc.assert(
+      fc.property(networkCase, fc.boolean(), ({ net, vocab: V2 }, withOptimizer) => {
+        const symbols = vocabularyFromSymbols(['', ...'abcdefg'.slice(0, V2 - 1)])!
+        const original = checkpointOf({ net }, withOptimizer, symbols)
+        const decoded = unwrap(decodeCheckpoint(encodeCheckpoint(original)))
+        expect(snapshot(decoded)).toEqual(snapshot(original))
+        expect(decoded.model.config).toBeUndefined()
+      }),
+      { numRuns: 60 },
+    )
+  })
+
   it('gives bit-identical logits after a round trip', () => {
     const model = small(3)
     const loaded = unwrap(decodeCheckpoint(encodeCheckpoint(checkpointOf(model, false)))).model
@@ -51,6 +70,25 @@ describe('checkpoint', () => {
     expect(metadata['format']).toBe('wavenet')
     expect(JSON.parse(metadata['vocab']!)).toEqual(vocab.symbols)
     expect(JSON.parse(metadata['config']!)).toEqual({ kind: 'wavenet', vocab: V, levels: 2, groupSize: 2, embedding: 3, hidden: 4 })
+    expect(metadata['version']).toBe(String(CHECKPOINT_VERSION))
+    expect(JSON.parse(metadata['network']!)).toEqual(describeLayer(small(1).net))
+  })
+
+  it('records the config only while it describes the network', () => {
+    const model = small(1)
+    const other: Model = { ...model, net: sequential([...model.net.layers.slice(0, -1), linear(zeros([V, 4]), null)], model.net.names) }
+    const { metadata } = unwrap(decodeSafetensors(encodeCheckpoint(checkpointOf(other, false))))
+    expect(metadata['config']).toBeUndefined()
+    expect(unwrap(decodeCheckpoint(encodeCheckpoint(checkpointOf(other, false)))).model.config).toBeUndefined()
+  })
+
+  it('refuses to write a network that does not give logits over the vocabulary', () => {
+    // No flatten: (B, 1) → (B, 1, V), a time axis too many.
+    const noFlatten = sequential([embedding(zeros([V, 3])), linear(zeros([V, 3]), null)])
+    expect(() => encodeCheckpoint(checkpointOf({ net: noFlatten }, false))).toThrow(/not to logits \[B, V\]/)
+    const flat = (out: number) => sequential([embedding(zeros([V, 3])), flattenConsecutive(1), linear(zeros([out, 3]), null)])
+    expect(() => encodeCheckpoint(checkpointOf({ net: flat(V - 1) }, false))).toThrow(`gives ${V - 1} logits, but the vocabulary has ${V} symbols`)
+    expect(unwrap(decodeCheckpoint(encodeCheckpoint(checkpointOf({ net: flat(V) }, false)))).model.net).toEqual(flat(V))
   })
 
   describe('typed errors', () => {
@@ -93,9 +131,88 @@ describe('checkpoint', () => {
       expect(E.isLeft(result) && result.left.message).toMatch(/dtype "I32"/)
     })
 
-    it('refuses configurations too large to allocate, before allocating', () => {
+    it('refuses configurations too large to describe, and networks that are not language models over the vocabulary', () => {
       expect(kindOf(rewrite((_, m) => { m['config'] = JSON.stringify({ kind: 'wavenet', vocab: V, levels: 40, groupSize: 2, embedding: 3, hidden: 4 }) }))).toBe('bad-metadata')
       expect(kindOf(rewrite((_, m) => { m['config'] = JSON.stringify({ kind: 'mlp', vocab: V, context: 1e6, embedding: 1e3, hidden: 1e3 }) }))).toBe('bad-metadata')
+      expect(kindOf(rewrite((_, m) => { m['network'] = '{"kind":"tanh"}' }))).toBe('bad-metadata')
+      expect(kindOf(rewrite((_, m) => { m['config'] = JSON.stringify({ kind: 'wavenet', vocab: V, levels: 2, groupSize: 2, embedding: 3, hidden: 5 }) }))).toBe('bad-metadata')
+      // Tensors that match the description, but a network giving (B, 1, V): no flatten.
+      const noFlatten = sequential([embedding(zeros([V, 3])), linear(zeros([V, 3]), null)], ['embedding', 'head'])
+      const bytes = rewrite((t, m) => {
+        t.splice(0, t.length, ...Object.entries(parameters({ net: noFlatten })).map(([name, tensor]) => ({ name, tensor: tensor as { shape: readonly number[]; data: Float32Array } })))
+        m['network'] = JSON.stringify(describeLayer(noFlatten))
+        delete m['config']
+      })
+      const result = decodeCheckpoint(bytes)
+      expect(E.isLeft(result) && result.left.message).toMatch(/"network" is not a language model: .*not to logits \[B, V\]/)
+    })
+
+    /** The decoder's result, and the bytes of array buffers allocated while it ran (and not yet collected). */
+    const decodeMeasured = (bytes: Uint8Array) => {
+      const before = process.memoryUsage().arrayBuffers
+      const result = decodeCheckpoint(bytes)
+      return { result, allocated: process.memoryUsage().arrayBuffers - before }
+    }
+
+    it('never allocates what a file only claims: a version-1 config of hidden 8000 on a file of a few KB', () => {
+      const bytes = rewrite((_, m) => {
+        m['version'] = '1'
+        delete m['network']
+        m['config'] = JSON.stringify({ kind: 'wavenet', vocab: V, levels: 2, groupSize: 2, embedding: 3, hidden: 8000 })
+      })
+      expect(bytes.length).toBeLessThan(4096)
+      const { result, allocated } = decodeMeasured(bytes)
+      expect(E.isLeft(result) && result.left.message).toBe('checkpoint tensor "fuse.0.linear.weight" has shape [4, 6], expected [8000, 6]')
+      expect(allocated).toBeLessThan(2 ** 20)
+    })
+
+    it('never allocates what a file only claims: any size of any layer of the network description enlarged', () => {
+      const network = describeLayer(good.model.net)
+      const sized = network.layers.flatMap((layer, i) => Object.entries(layer).filter(([, v]) => Number.isInteger(v)).map(([field]) => [i, field] as const))
+      fc.assert(
+        fc.property(fc.nat(), fc.integer({ min: 1, max: 2 ** 27 }), (pick, extra) => {
+          const [i, field] = sized[pick % sized.length]!
+          const claimed = { ...network, layers: network.layers.map((l, j) => (j === i ? { ...l, [field]: (l as unknown as Record<string, number>)[field]! + extra } : l)) }
+          const { result, allocated } = decodeMeasured(rewrite((_, m) => { m['network'] = JSON.stringify(claimed); delete m['config'] }))
+          expect(E.isLeft(result)).toBe(true)
+          expect(allocated).toBeLessThan(2 ** 20)
+        }),
+        { numRuns: 200 },
+      )
+    })
+  })
+
+  describe('files of format version 1', () => {
+    const fixture = (name: string): Uint8Array => readFileSync(new URL(`./fixtures/${name}`, import.meta.url))
+    const words = parseCorpus(new TextDecoder().decode(fixture('words.txt'))).words
+
+    // Recorded by the version that wrote the files (see fixtures/README.md): `wavenet eval --backend js --json`.
+    it.each([
+      ['wavenet-v1.safetensors', { kind: 'wavenet', vocab: 27, levels: 2, groupSize: 2, embedding: 6, hidden: 16 }, 2.7024915810852246],
+      ['mlp-v1.safetensors', { kind: 'mlp', vocab: 27, context: 3, embedding: 5, hidden: 12 }, 2.7131920452197225],
+    ])('%s still loads and evaluates to the loss it had', (name, config, loss) => {
+      const checkpoint = unwrap(decodeCheckpoint(fixture(name)))
+      expect(checkpoint.model.config).toEqual(config)
+      expect(describeLayer(checkpoint.model.net)).toEqual(describeConfig(checkpoint.model.config!))
+      const data = unwrap(E.mapLeft(() => ({ message: 'unknown character' }))(examples(checkpoint.vocab, words, receptiveField(checkpoint.model))))
+      expect(data.count).toBe(297)
+      expect(Math.abs(evaluate(k, checkpoint.model, data) - loss)).toBeLessThan(1e-6)
+      // Written again, as version 2, it reads back the same.
+      expect(snapshot(unwrap(decodeCheckpoint(encodeCheckpoint(checkpoint))))).toEqual(snapshot(checkpoint))
+    })
+
+    it('reads a version-2 file stripped to version 1 (no network) as the same checkpoint', () => {
+      fc.assert(
+        fc.property(fc.nat(), fc.boolean(), fc.boolean(), (seed, mlp, withOptimizer) => {
+          const model = mlp ? flatMlp({ vocab: V, context: 3, embedding: 2, hidden: 5, seed }) : small(seed)
+          const original = checkpointOf(model, withOptimizer)
+          const { tensors, metadata } = unwrap(decodeSafetensors(encodeCheckpoint(original)))
+          const { network: _network, ...rest } = metadata
+          const v1 = encodeSafetensors([...tensors].map(([name, tensor]) => ({ name, tensor })), { ...rest, version: '1' })
+          expect(snapshot(unwrap(decodeCheckpoint(v1)))).toEqual(snapshot(original))
+        }),
+        { numRuns: 20 },
+      )
     })
   })
 

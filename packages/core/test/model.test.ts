@@ -1,11 +1,14 @@
 /** The models' shapes, parameter counts, names and receptive fields; the lecture's initial loss. */
 import { readFileSync } from 'node:fs'
+import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import {
-  buildVocabulary, examples, flatMlp, minibatch, parameterCount, parameters, receptiveField, referenceKernels as k,
-  seeded, trainStep, sgd, wavenet, batchLoss, parseCorpus, modelForward,
+  buildVocabulary, describeConfig, describeLayer, examples, flatMlp, indices, logitsWidth, minibatch, parameterCount, parameters,
+  receptiveField, referenceKernels as k, seeded, sequential, tensorShapes, trainStep, sgd, wavenet, batchLoss, parseCorpus,
+  modelForward, type Model, type ModelConfig,
 } from '../src/index.js'
+import { networkCase } from './support/stacks.js'
 
 const lecture = { vocab: 27, levels: 3, embedding: 24, hidden: 128, seed: 1 }
 
@@ -65,6 +68,48 @@ describe('flatMlp', () => {
     // 27·10 + 30·200 + 2·200 + 200·27 + 27, the lecture's 12,097
     expect(parameterCount(model)).toBe(12_097)
     expect(receptiveField(model)).toBe(3)
+  })
+})
+
+describe('models described by their layers', () => {
+  const size = fc.integer({ min: 1, max: 6 })
+  const config: fc.Arbitrary<ModelConfig> = fc.oneof(
+    fc.record({ kind: fc.constant('wavenet' as const), vocab: size, levels: fc.integer({ min: 1, max: 4 }), groupSize: fc.integer({ min: 2, max: 3 }), embedding: size, hidden: size }),
+    fc.record({ kind: fc.constant('mlp' as const), vocab: size, context: size, embedding: size, hidden: size }),
+  )
+  const built = (c: ModelConfig): Model => (c.kind === 'wavenet' ? wavenet({ ...c, seed: 1 }) : flatMlp({ ...c, seed: 1 }))
+
+  it("describeConfig is the constructors' network, names and tensor shapes included, without building it", () => {
+    fc.assert(
+      fc.property(config, (c) => {
+        const model = built(c)
+        expect(describeConfig(c)).toEqual(describeLayer(model.net))
+        expect(tensorShapes(describeConfig(c))).toEqual(Object.fromEntries(Object.entries(parameters(model)).map(([n, t]) => [n, t.shape])))
+        expect(logitsWidth(model)).toBe(c.vocab)
+        expect(model.config).toEqual(c)
+      }),
+      { numRuns: 60 },
+    )
+  })
+
+  it('needs no config: a hand-built net is a model, its receptive field and logits from its layers', () => {
+    fc.assert(
+      fc.property(networkCase, ({ net, vocab, context }) => {
+        const model: Model = { net }
+        expect(receptiveField(model)).toBe(context)
+        expect(logitsWidth(model)).toBe(vocab)
+        const contexts = indices([3, context], Int32Array.from({ length: 3 * context }, (_, i) => i % vocab))
+        expect(modelForward(k, model, contexts, 'eval').y.shape).toEqual([3, vocab])
+        expect(() => modelForward(k, model, indices([3, context + 1], new Int32Array(3 * (context + 1))), 'eval')).toThrow(RangeError)
+      }),
+      { numRuns: 60 },
+    )
+  })
+
+  it('refuses, naming the shape, a net that does not give logits (B, V)', () => {
+    const { net } = wavenet({ ...lecture, levels: 2 })
+    expect(() => logitsWidth({ net: sequential([net.layers[0]!]) })).toThrow('the network maps contexts [B, 1] to [B, 1, 24], not to logits [B, V]')
+    expect(() => logitsWidth({ net: sequential([net.layers[0]!, net.layers[2]!]) })).toThrow('layer "1": linear(48 → 128) got input [1, 1, 24]')
   })
 })
 

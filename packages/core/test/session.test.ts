@@ -1,12 +1,13 @@
 /**
  * The lean session against the pure one, and the kernels it adds.
  *
- * Bit-identity. `leanSession` calls the WebAssembly kernels `trainStep`
- * calls, in the same order on the same values (the fused kernels give the
- * same bits as the pairs they fuse, and the optimizer and running-statistics
- * updates compute exactly what the pure code computes), so N steps of a lean
- * session equal N steps of a `pureSession` over the same kernels bit for bit:
- * losses, parameters, running statistics and optimizer state.
+ * Bit-identity. `leanSession` replays the WebAssembly kernel calls that the
+ * pure step makes, recorded once, in the same order on the same values (the
+ * fused kernels give the same bits as the pairs they fuse, in-place calls
+ * the same bits as out-of-place ones, and the optimizer updates compute
+ * exactly what the pure code computes), so N steps of a lean session equal N
+ * steps of a `pureSession` over the same kernels bit for bit: losses,
+ * parameters, running statistics and optimizer state, for any network.
  *
  * wasm against js. One whole training step (forward, loss, backward) on the
  * WebAssembly kernels against the reference kernels. Each kernel agrees with
@@ -28,12 +29,14 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
-  adamW, backward, createWasmKernels, crossEntropy, crossEntropyBackward, flatMlp, indices, integers, leanSession,
-  modelForward, parameters, pureSession, receptiveField, referenceKernels, seeded, sequential, sgd, tanh,
+  adamW, backward, batchLoss, createWasmKernels, crossEntropy, crossEntropyBackward, flatMlp, indices, integers, leanSession, logitsWidth,
+  modelForward, parameters, pureSession, receptiveField, referenceKernels, seeded, sgd,
   trainableParameters, uniforms, wasmKernelsUnavailable, wavenet,
   type Batch, type Kernels, type Model, type Optimizer, type TrainingSession, type WasmKernels,
 } from '../src/index.js'
+import { wasmInternals } from '../src/kernels/wasm.js'
 import { snapshot } from './support/layers.js'
+import { networkCase } from './support/stacks.js'
 
 const maybeWasm = createWasmKernels()
 if (maybeWasm === undefined) throw new Error(`wasm kernels unavailable: ${wasmKernelsUnavailable()}`)
@@ -42,7 +45,7 @@ const wasm: WasmKernels = maybeWasm
 /** `count` batches of `size` random examples for `model`, from a seed. */
 const batches = (model: Model, size: number, count: number, seed: number): Batch[] => {
   const field = receptiveField(model)
-  const vocab = model.config.vocab
+  const vocab = logitsWidth(model)
   return Array.from({ length: count }, (_, i) => {
     const [contexts] = integers(seeded(seed + 2 * i), size * field, vocab)
     const [targets] = integers(seeded(seed + 2 * i + 1), size, vocab)
@@ -50,14 +53,12 @@ const batches = (model: Model, size: number, count: number, seed: number): Batch
   })
 }
 
-/** Steps of a pure session over the wasm kernels, each freeing the arena it used (it only holds plain arrays in between). */
+/** A step of a pure session: `trainStep` frees the wasm memory it used and returns plain arrays. */
 const stepPure = (session: TrainingSession, batch: Batch): number => {
-  const mark = wasm.arena.mark()
-  try {
-    return session.step(batch)
-  } finally {
-    wasm.arena.reset(mark)
-  }
+  const used = wasm.arena.usedBytes
+  const loss = session.step(batch)
+  expect(wasm.arena.usedBytes).toBe(used)
+  return loss
 }
 
 /** What a session holds, as bytes: every model tensor (running statistics included) and the optimizer state. */
@@ -82,6 +83,8 @@ const modelArbitrary: fc.Arbitrary<Model> = fc.oneof(
     hidden: fc.integer({ min: 1, max: 12 }),
     seed: fc.nat(),
   }).map(flatMlp),
+  // Hand-built networks of every layer kind, nested Sequentials included.
+  networkCase.map(({ net }): Model => ({ net })),
 )
 
 /** SGD whose learning rate decays halfway through `steps`, or AdamW with its own decay. */
@@ -277,6 +280,41 @@ describe('the session as a resource', () => {
     expect(() => lean.step(batches(model, 4, 1, 1)[0]!)).toThrow(/disposed/)
   })
 
+  it("compiles the lecture's step with each batchnorm and its tanh fused, both ways", () => {
+    const kernelsCalled: string[] = []
+    const lecture = wavenet({ vocab: 27, levels: 3, embedding: 24, hidden: 128, seed: 42 })
+    const lean = leanSession(wasm, lecture, optimizer, optimizer.init(trainableParameters(lecture)), 32, {
+      profile: ({ kernel }, run) => {
+        kernelsCalled.push(kernel)
+        return run
+      },
+    })
+    lean.dispose()
+    const count = (kernel: string) => kernelsCalled.filter((k) => k === kernel).length
+    expect([count('normalizeTanh'), count('tanhNormalizeBackward')]).toEqual([3, 3])
+    expect([count('normalize'), count('tanhForward'), count('tanhBackward'), count('normalizeBackward')]).toEqual([0, 0, 0, 0])
+    // 3 levels × (linear, columnMoments, normalizeTanh, 2 running statistics), the head's bias and product, the loss, its gradient,
+    // the head's 3 backward calls, 3 levels × (fused backward, 2 products), the embedding's scatter.
+    expect(kernelsCalled).toHaveLength(15 + 2 + 2 + 3 + 9 + 1 + 1)
+  })
+
+  it('lets the memory grow while it lives: an evaluation larger than the memory runs between steps, and the steps stay exact', () => {
+    const small = createWasmKernels({ memoryBytes: 64 * 1024 })!
+    const lean = leanSession(small, model, optimizer, state, 4)
+    const pure = pureSession(small, model, optimizer, state)
+    const data = batches(model, 4, 4, 9)
+    const capacity = small.arena.capacityBytes
+    for (const batch of data.slice(0, 2)) expect(lean.step(batch)).toBe(pure.step(batch))
+    const [large] = batches(model, 20_000, 1, 3)
+    const onSmall = batchLoss(small, lean.snapshot().model, large!)
+    expect(small.arena.capacityBytes).toBeGreaterThan(capacity)
+    expect(onSmall).toBe(batchLoss(small, pure.snapshot().model, large!))
+    for (const batch of data.slice(2)) expect(lean.step(batch)).toBe(pure.step(batch))
+    expect(held(lean)).toEqual(held(pure))
+    lean.dispose()
+    expect(small.arena.usedBytes).toBe(0)
+  })
+
   it('refuses batches of another shape and ids outside the vocabulary', () => {
     const lean = leanSession(wasm, model, optimizer, state, 4)
     const [batch] = batches(model, 5, 1, 2)
@@ -289,10 +327,10 @@ describe('the session as a resource', () => {
     lean.dispose()
   })
 
-  it('refuses models it cannot plan and memory too small for its buffers', () => {
-    const nested: Model = { ...model, net: sequential([model.net.layers[0]!, sequential([tanh()])]) }
-    expect(() => leanSession(wasm, nested, optimizer, state, 4)).toThrow(/nested Sequential/)
+  it('refuses what the pure step refuses, and memory too small for its buffers, leaving the arena as it was', () => {
+    const used = wasm.arena.usedBytes
     expect(() => leanSession(wasm, model, optimizer, state, 1)).toThrow(/more than one value per channel/)
+    expect(wasm.arena.usedBytes).toBe(used)
     const small = createWasmKernels({ memoryBytes: 64 * 1024 })!
     // With the arena in use, the memory cannot grow (views would detach): the session does not fit.
     small.alloc(new Float32Array(0), 1)
@@ -340,16 +378,21 @@ describe('the kernels the session adds agree with the reference bit for bit', ()
           referenceKernels.adamwUpdate(rp, g, rm, rv, count, lr, beta1, beta2, eps, decay, c1, c2)
           expect([Array.from(wp), Array.from(wm), Array.from(wv)]).toEqual([Array.from(rp), Array.from(rm), Array.from(rv)])
 
-          wasm.movingAverage(wm, wg, 0.9, lr, count)
-          referenceKernels.movingAverage(rm, g, 0.9, lr, count)
-          expect(Array.from(wm)).toEqual(Array.from(rm))
+          const out = place(new Float32Array(count), inWasm)
+          wasm.movingAverage(wm, wg, out, 0.9, lr, count)
+          wasm.movingAverage(wm, wg, wm, 0.9, lr, count)
+          referenceKernels.movingAverage(rm, g, rm, 0.9, lr, count)
+          expect([Array.from(out), Array.from(wm)]).toEqual([Array.from(rm), Array.from(rm)])
         })),
       { numRuns: 200 },
     )
   })
 
   it('normalizeTanh and tanhNormalizeBackward give the bits of the calls they fuse, in place too', () => {
-    const k = wasm.exports
+    // The module's own exports, over byte offsets: the fused kernels exist only there.
+    type Export = 'normalize' | 'tanhForward' | 'normalizeTanh' | 'tanhBackward' | 'normalizeBackward' | 'tanhNormalizeBackward'
+      | 'normalizeScratchBytes' | 'normalizeBackwardScratchBytes'
+    const k = wasmInternals(wasm)!.exports as unknown as { readonly [E in Export]: (...args: number[]) => number }
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), fc.nat(), fc.boolean(), (rows, cols, seed, batchStatistics) =>
         inArena(() => {

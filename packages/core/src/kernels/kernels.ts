@@ -115,6 +115,87 @@ export interface Kernels {
     lr: number, beta1: number, beta2: number, eps: number, decay: number, c1: number, c2: number,
   ): void
 
-  /** A moving average over n values: running ← keep·running + weight·batch (batchnorm's running statistics). */
-  movingAverage(running: FloatArray, batch: FloatArray, keep: number, weight: number, n: number): void
+  /**
+   * A moving average over n values: out = keep·running + weight·batch
+   * (batchnorm's running statistics). `out` may be `running` itself.
+   */
+  movingAverage(running: FloatArray, batch: FloatArray, out: FloatArray, keep: number, weight: number, n: number): void
+
+  /**
+   * Runs `f` and reclaims the working memory it allocated through `alloc`
+   * (TensorFlow.js's `tidy`). What `f` returns is kept: any of its arrays
+   * that live in that memory are copied out to ordinary arrays first, so a
+   * value handed out is never overwritten later. Memory allocated before the
+   * call is untouched.
+   */
+  scope<A>(f: () => A): A
 }
+
+/** The numeric kernels: every method of `Kernels` but `alloc` and `scope`. */
+export type KernelName = Exclude<keyof Kernels, 'name' | 'alloc' | 'scope'>
+
+/** The arguments of kernel `K`. */
+export type KernelArgs<K extends KernelName> = Parameters<Kernels[K]>
+
+/** How a kernel uses one of its array arguments. */
+export type Use = 'in' | 'out' | 'inout'
+
+/** An array argument of a kernel call: its position, name, the elements the kernel touches, and how. */
+export interface ArrayArg {
+  readonly at: number
+  readonly name: string
+  readonly count: number
+  readonly use: Use
+  /** For token ids and targets: every id read must lie in [0, bound). */
+  readonly bound?: number
+}
+
+const arg = (at: number, name: string, count: number, use: Use, bound?: number): ArrayArg =>
+  bound === undefined ? { at, name, count, use } : { at, name, count, use, bound }
+
+/**
+ * The array arguments of every kernel, from a call's arguments: what a
+ * backend checks and stages, and what a recorded step's passes read to know
+ * which call reads and writes which buffer.
+ */
+export const kernelArrays: { readonly [K in KernelName]: (...args: KernelArgs<K>) => readonly ArrayArg[] } = {
+  matmul: (m, n, k, _a, _ta, _b, _tb, _c, accumulate) =>
+    [arg(3, 'a', m * k, 'in'), arg(5, 'b', k * n, 'in'), arg(7, 'c', m * n, accumulate ? 'inout' : 'out')],
+  broadcastRows: (_v, _out, rows, cols) => [arg(0, 'v', cols, 'in'), arg(1, 'out', rows * cols, 'out')],
+  sumRows: (_x, _out, rows, cols) => [arg(0, 'x', rows * cols, 'in'), arg(1, 'out', cols, 'out')],
+  tanhForward: (_x, _y, n) => [arg(0, 'x', n, 'in'), arg(1, 'y', n, 'out')],
+  tanhBackward: (_y, _dy, _dx, n) => [arg(0, 'y', n, 'in'), arg(1, 'dy', n, 'in'), arg(2, 'dx', n, 'out')],
+  gather: (table, _ids, _out, count, dim) => {
+    // With dim = 0 no row is read, so any id is harmless.
+    const rows = dim === 0 ? 0 : Math.floor(table.length / dim)
+    return [arg(0, 'table', rows * dim, 'in'), arg(1, 'ids', count, 'in', dim === 0 ? undefined : rows), arg(2, 'out', count * dim, 'out')]
+  },
+  scatterAdd: (_dy, _ids, _dTable, count, dim, rows) =>
+    [arg(0, 'dy', count * dim, 'in'), arg(1, 'ids', count, 'in', dim === 0 ? undefined : rows), arg(2, 'dTable', rows * dim, 'out')],
+  columnMoments: (_x, _mean, _variance, rows, cols) =>
+    [arg(0, 'x', rows * cols, 'in'), arg(1, 'mean', cols, 'out'), arg(2, 'variance', cols, 'out')],
+  normalize: (_x, _mean, _variance, _gamma, _beta, _eps, _xhat, _y, rows, cols) => [
+    arg(0, 'x', rows * cols, 'in'), arg(1, 'mean', cols, 'in'), arg(2, 'variance', cols, 'in'), arg(3, 'gamma', cols, 'in'),
+    arg(4, 'beta', cols, 'in'), arg(6, 'xhat', rows * cols, 'out'), arg(7, 'y', rows * cols, 'out'),
+  ],
+  normalizeBackward: (_dy, _xhat, _variance, _gamma, _eps, _batchStatistics, _dx, _dgamma, _dbeta, rows, cols) => [
+    arg(0, 'dy', rows * cols, 'in'), arg(1, 'xhat', rows * cols, 'in'), arg(2, 'variance', cols, 'in'), arg(3, 'gamma', cols, 'in'),
+    arg(6, 'dx', rows * cols, 'out'), arg(7, 'dgamma', cols, 'out'), arg(8, 'dbeta', cols, 'out'),
+  ],
+  softmaxCrossEntropy: (_logits, _targets, _probs, rows, cols) =>
+    [arg(0, 'logits', rows * cols, 'in'), arg(1, 'targets', rows, 'in', cols), arg(2, 'probs', rows * cols, 'out')],
+  softmaxCrossEntropyBackward: (_probs, _targets, _scale, _dlogits, rows, cols) =>
+    [arg(0, 'probs', rows * cols, 'in'), arg(1, 'targets', rows, 'in', cols), arg(3, 'dlogits', rows * cols, 'out')],
+  sgdUpdate: (_params, _grads, _lr, n) => [arg(0, 'params', n, 'inout'), arg(1, 'grads', n, 'in')],
+  adamwUpdate: (_params, _grads, _m, _v, n) =>
+    [arg(0, 'params', n, 'inout'), arg(1, 'grads', n, 'in'), arg(2, 'm', n, 'inout'), arg(3, 'v', n, 'inout')],
+  movingAverage: (_running, _batch, _out, _keep, _weight, n) =>
+    [arg(0, 'running', n, 'in'), arg(1, 'batch', n, 'in'), arg(2, 'out', n, 'out')],
+}
+
+/** Every kernel's name. */
+export const kernelNames = Object.keys(kernelArrays) as readonly KernelName[]
+
+/** The array arguments of a call of `kernel` with `args`. */
+export const arraysOf = <K extends KernelName>(kernel: K, args: KernelArgs<K>): readonly ArrayArg[] =>
+  (kernelArrays[kernel] as (...a: KernelArgs<K>) => readonly ArrayArg[])(...args)

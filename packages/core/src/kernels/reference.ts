@@ -10,6 +10,9 @@ export const referenceKernels: Kernels = {
 
   alloc: allocLike,
 
+  // Ordinary arrays: the garbage collector reclaims them.
+  scope: (f) => f(),
+
   matmul(m, n, k, a, transA, b, transB, c, accumulate) {
     // i-p-j loop order: the innermost loop walks rows of B and C contiguously
     // when B is not transposed.
@@ -155,7 +158,7 @@ export const referenceKernels: Kernels = {
     }
   },
 
-  movingAverage(running, batch, keep, weight, n) {
-    for (let j = 0; j < n; j++) running[j] = keep * running[j]! + weight * batch[j]!
+  movingAverage(running, batch, out, keep, weight, n) {
+    for (let j = 0; j < n; j++) out[j] = keep * running[j]! + weight * batch[j]!
   },
 }

@@ -9,10 +9,13 @@
  * eval:  the same with the running statistics.
  * Both:  y = weight · xhat + bias.
  */
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
 import type { Kernels } from '../kernels/kernels.js'
+import { MAX_PARAMETERS } from '../limits.js'
 import { type FloatArray, type Tensor, tensor } from '../tensor.js'
 import type { LayerOps } from './layer.js'
-import { floatInput, replaced } from './layer.js'
+import { descriptionFields, floatInput, numberField, replaced, shapeText, sizeField, tensorOfShape } from './layer.js'
 
 export interface BatchNorm1d {
   readonly kind: 'batchnorm'
@@ -33,6 +36,17 @@ export interface BatchNormOptions {
   readonly momentum?: number
 }
 
+/** torch.nn.BatchNorm1d's defaults, which `batchNorm1d` takes when not told otherwise. */
+export const BATCHNORM_DEFAULTS = { eps: 1e-5, momentum: 0.1 } as const
+
+export interface BatchNormDescription {
+  readonly kind: 'batchnorm'
+  /** Channels C. */
+  readonly dim: number
+  readonly eps: number
+  readonly momentum: number
+}
+
 /** A fresh layer: γ = 1, β = 0, running mean 0, running variance 1. */
 export const batchNorm1d = (dim: number, options: BatchNormOptions = {}): BatchNorm1d => ({
   kind: 'batchnorm',
@@ -40,9 +54,16 @@ export const batchNorm1d = (dim: number, options: BatchNormOptions = {}): BatchN
   bias: tensor([dim], new Float32Array(dim)),
   runningMean: tensor([dim], new Float32Array(dim)),
   runningVar: tensor([dim], new Float32Array(dim).fill(1)),
-  eps: options.eps ?? 1e-5,
-  momentum: options.momentum ?? 0.1,
+  eps: options.eps ?? BATCHNORM_DEFAULTS.eps,
+  momentum: options.momentum ?? BATCHNORM_DEFAULTS.momentum,
 })
+
+// (…, C) → (…, C)
+const outputShape = (layer: BatchNorm1d, input: readonly number[]): readonly number[] => {
+  const cols = layer.weight.shape[0]!
+  if (input[input.length - 1] !== cols) throw new RangeError(`batchnorm(${cols}) got input ${shapeText(input)}`)
+  return input
+}
 
 export interface BatchNormTape {
   readonly xhat: Tensor
@@ -53,18 +74,16 @@ export interface BatchNormTape {
 
 /** (1 − m)·running + (m·scale)·batch, elementwise, into a new array. */
 const blend = (k: Kernels, running: FloatArray, batch: FloatArray, momentum: number, scale: number): FloatArray => {
-  const next = running.slice()
-  k.movingAverage(next, batch, 1 - momentum, momentum * scale, next.length)
+  const next = k.alloc(running, running.length)
+  k.movingAverage(running, batch, next, 1 - momentum, momentum * scale, running.length)
   return next
 }
 
-export const batchNormOps: LayerOps<BatchNorm1d, BatchNormTape> = {
+export const batchNormOps: LayerOps<BatchNorm1d, BatchNormTape, BatchNormDescription> = {
   forward(k, layer, input, mode) {
     const x = floatInput(input, 'batchnorm')
+    outputShape(layer, x.shape)
     const cols = layer.weight.shape[0]!
-    if (x.shape[x.shape.length - 1] !== cols) {
-      throw new RangeError(`batchnorm(${cols}) got input [${x.shape.join(', ')}]`)
-    }
     const rows = x.data.length / cols
     const xhat = k.alloc(x.data, x.data.length)
     const y = k.alloc(x.data, x.data.length)
@@ -111,5 +130,29 @@ export const batchNormOps: LayerOps<BatchNorm1d, BatchNormTape> = {
     bias: replaced(tensors, 'bias', layer.bias),
     runningMean: replaced(tensors, 'running_mean', layer.runningMean),
     runningVar: replaced(tensors, 'running_var', layer.runningVar),
+  }),
+  outputShape,
+  inputSteps: (_layer, steps) => steps,
+  describe: (layer) => ({ kind: 'batchnorm', dim: layer.weight.shape[0]!, eps: layer.eps, momentum: layer.momentum }),
+  parse: (json) =>
+    pipe(
+      descriptionFields(json, 'batchnorm', ['dim', 'eps', 'momentum']),
+      E.chain((fields) => pipe(
+        E.Do,
+        E.bind('dim', () => sizeField('batchnorm', fields, 'dim', MAX_PARAMETERS)),
+        E.bind('eps', () => numberField('batchnorm', fields, 'eps', 'positive', (eps) => eps > 0)),
+        E.bind('momentum', () => numberField('batchnorm', fields, 'momentum', 'from 0 to 1', (m) => m >= 0 && m <= 1)),
+      )),
+      E.map((d) => ({ kind: 'batchnorm', ...d })),
+    ),
+  tensorShapes: ({ dim }) => ({ weight: [dim], bias: [dim], running_mean: [dim], running_var: [dim] }),
+  build: ({ dim, eps, momentum }, tensors) => ({
+    kind: 'batchnorm',
+    weight: tensorOfShape(tensors, 'weight', [dim]),
+    bias: tensorOfShape(tensors, 'bias', [dim]),
+    runningMean: tensorOfShape(tensors, 'running_mean', [dim]),
+    runningVar: tensorOfShape(tensors, 'running_var', [dim]),
+    eps,
+    momentum,
   }),
 }

@@ -1,9 +1,12 @@
 /** Embedding: token ids (B, T) → vectors (B, T, C), a row lookup in a (vocab, C) table. */
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
 import type { Kernels } from '../kernels/kernels.js'
+import { MAX_PARAMETERS } from '../limits.js'
 import { type IndexTensor, type Tensor, tensor } from '../tensor.js'
 import { normals, type Rng } from '../random.js'
 import type { Activation, LayerOps } from './layer.js'
-import { replaced } from './layer.js'
+import { descriptionFields, replaced, sizeField, tensorOfShape } from './layer.js'
 
 export interface Embedding {
   readonly kind: 'embedding'
@@ -23,6 +26,14 @@ export const initEmbedding = (rng: Rng, vocab: number, dim: number): [Embedding,
   return [embedding(tensor([vocab, dim], Float32Array.from(values))), next]
 }
 
+export interface EmbeddingDescription {
+  readonly kind: 'embedding'
+  /** Rows of the table: token ids run from 0 to vocab − 1. */
+  readonly vocab: number
+  /** Width of a vector. */
+  readonly dim: number
+}
+
 export interface EmbeddingTape {
   readonly ids: IndexTensor
 }
@@ -32,7 +43,10 @@ const ids = (x: Activation): IndexTensor => {
   return x as IndexTensor
 }
 
-export const embeddingOps: LayerOps<Embedding, EmbeddingTape> = {
+// (…) token ids → (…, C)
+const outputShape = (layer: Embedding, input: readonly number[]): readonly number[] => [...input, layer.weight.shape[1]!]
+
+export const embeddingOps: LayerOps<Embedding, EmbeddingTape, EmbeddingDescription> = {
   forward(k: Kernels, layer, x) {
     const input = ids(x)
     const [vocab, dim] = layer.weight.shape as [number, number]
@@ -43,7 +57,7 @@ export const embeddingOps: LayerOps<Embedding, EmbeddingTape> = {
     // (B, T) → (B, T, C)
     const y = k.alloc(layer.weight.data, count * dim)
     k.gather(layer.weight.data, input.data, y, count, dim)
-    return { y: tensor([...input.shape, dim], y), tape: { ids: input }, layer }
+    return { y: tensor(outputShape(layer, input.shape), y), tape: { ids: input }, layer }
   },
 
   backward(k, layer, tape, dy) {
@@ -56,4 +70,19 @@ export const embeddingOps: LayerOps<Embedding, EmbeddingTape> = {
   parameters: (layer) => ({ weight: layer.weight }),
   buffers: () => ({}),
   withTensors: (layer, tensors) => embedding(replaced(tensors, 'weight', layer.weight)),
+  outputShape,
+  inputSteps: (_layer, steps) => steps,
+  describe: (layer) => ({ kind: 'embedding', vocab: layer.weight.shape[0]!, dim: layer.weight.shape[1]! }),
+  parse: (json) =>
+    pipe(
+      descriptionFields(json, 'embedding', ['vocab', 'dim']),
+      E.chain((fields) => pipe(
+        E.Do,
+        E.bind('vocab', () => sizeField('embedding', fields, 'vocab', MAX_PARAMETERS)),
+        E.bind('dim', () => sizeField('embedding', fields, 'dim', MAX_PARAMETERS)),
+      )),
+      E.map(({ vocab, dim }) => ({ kind: 'embedding', vocab, dim })),
+    ),
+  tensorShapes: ({ vocab, dim }) => ({ weight: [vocab, dim] }),
+  build: ({ vocab, dim }, tensors) => embedding(tensorOfShape(tensors, 'weight', [vocab, dim])),
 }

@@ -5,9 +5,12 @@
  * contiguous, so this is a reshape: no data moves, and the gradient is the
  * reverse reshape.
  */
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import { MAX_RECEPTIVE_FIELD } from '../limits.js'
 import { type Tensor, tensor } from '../tensor.js'
 import type { LayerOps } from './layer.js'
-import { floatInput } from './layer.js'
+import { descriptionFields, floatInput, shapeText, sizeField } from './layer.js'
 
 export interface FlattenConsecutive {
   readonly kind: 'flatten'
@@ -19,19 +22,28 @@ export const flattenConsecutive = (n: number): FlattenConsecutive => {
   return { kind: 'flatten', n }
 }
 
+export interface FlattenDescription {
+  readonly kind: 'flatten'
+  readonly n: number
+}
+
 export interface FlattenTape {
   readonly inputShape: readonly number[]
 }
 
-export const flattenOps: LayerOps<FlattenConsecutive, FlattenTape> = {
+// (B, T, C) → (B, T/n, C·n), or (B, C·n) when T = n
+const outputShape = (layer: FlattenConsecutive, input: readonly number[]): readonly number[] => {
+  if (input.length !== 3) throw new RangeError(`flatten expects (B, T, C), got ${shapeText(input)}`)
+  const [b, t, c] = input as [number, number, number]
+  if (t % layer.n !== 0) throw new RangeError(`flatten(${layer.n}): time axis ${t} is not a multiple of ${layer.n}`)
+  const steps = t / layer.n
+  return steps === 1 ? [b, c * layer.n] : [b, steps, c * layer.n]
+}
+
+export const flattenOps: LayerOps<FlattenConsecutive, FlattenTape, FlattenDescription> = {
   forward(_k, layer, x) {
     const input: Tensor = floatInput(x, 'flatten')
-    if (input.shape.length !== 3) throw new RangeError(`flatten expects (B, T, C), got [${input.shape.join(', ')}]`)
-    const [b, t, c] = input.shape as [number, number, number]
-    if (t % layer.n !== 0) throw new RangeError(`flatten(${layer.n}): time axis ${t} is not a multiple of ${layer.n}`)
-    const steps = t / layer.n
-    const shape = steps === 1 ? [b, c * layer.n] : [b, steps, c * layer.n]
-    return { y: tensor(shape, input.data), tape: { inputShape: input.shape }, layer }
+    return { y: tensor(outputShape(layer, input.shape), input.data), tape: { inputShape: input.shape }, layer }
   },
 
   backward(_k, _layer, tape, dy) {
@@ -41,4 +53,15 @@ export const flattenOps: LayerOps<FlattenConsecutive, FlattenTape> = {
   parameters: () => ({}),
   buffers: () => ({}),
   withTensors: (layer) => layer,
+  outputShape,
+  inputSteps: (layer, steps) => layer.n * steps,
+  describe: (layer) => ({ kind: 'flatten', n: layer.n }),
+  parse: (json) =>
+    pipe(
+      descriptionFields(json, 'flatten', ['n']),
+      E.chain((fields) => sizeField('flatten', fields, 'n', MAX_RECEPTIVE_FIELD)),
+      E.map((n) => ({ kind: 'flatten', n })),
+    ),
+  tensorShapes: () => ({}),
+  build: ({ n }) => flattenConsecutive(n),
 }

@@ -2,7 +2,14 @@
  * What every layer kind provides. A layer is plain readonly data tagged by
  * `kind`; its operations live in a `LayerOps` value, collected into one typed
  * record in `sequential.ts`.
+ *
+ * A layer's description is the layer without its tensors: its kind and sizes,
+ * as JSON. From a description alone follow the names and shapes of the
+ * layer's tensors, so a checkpoint can be checked against it before a single
+ * tensor is allocated, and the layer rebuilt from the file's tensors.
  */
+import * as E from 'fp-ts/lib/Either.js'
+import { isJsonObject } from '../json.js'
 import type { Kernels } from '../kernels/kernels.js'
 import type { IndexTensor, Tensor } from '../tensor.js'
 
@@ -31,7 +38,10 @@ export interface Backward {
   readonly grads: Named
 }
 
-export interface LayerOps<L, T> {
+/** Tensor shapes by name, e.g. `{ weight: [out, in], bias: [out] }`. */
+export type TensorShapes = Readonly<Record<string, readonly number[]>>
+
+export interface LayerOps<L, T, D> {
   forward(kernels: Kernels, layer: L, x: Activation, mode: Mode): Forward<L, T>
   backward(kernels: Kernels, layer: L, tape: T, dy: Tensor): Backward
   /** Trainable tensors by name. */
@@ -40,6 +50,22 @@ export interface LayerOps<L, T> {
   buffers(layer: L): Named
   /** The same layer with some of its parameters and buffers replaced (by the names above). */
   withTensors(layer: L, tensors: Named): L
+  /**
+   * The shape of the output for an input of shape `input` (axis 0 is the
+   * batch); a RangeError that names the mismatch when the layer cannot take
+   * that input. The layer's forward checks its input with it.
+   */
+  outputShape(layer: L, input: readonly number[]): readonly number[]
+  /** Time steps of input the layer needs to give `steps` time steps of output. */
+  inputSteps(layer: L, steps: number): number
+  /** The layer's description: its kind and sizes, JSON, without tensors. */
+  describe(layer: L): D
+  /** A description read from untrusted JSON, every field checked; `Left` says what is wrong. */
+  parse(json: unknown): E.Either<string, D>
+  /** The names and shapes of the parameters and buffers of the described layer, computed without allocating. */
+  tensorShapes(description: D): TensorShapes
+  /** The described layer over the given tensors (named as `tensorShapes` names them, each of that shape). */
+  build(description: D, tensors: Named): L
 }
 
 /** The float tensor an activation must be for layers that take no token ids. */
@@ -56,4 +82,58 @@ export const replaced = (tensors: Named, name: string, current: Tensor): Tensor 
     throw new RangeError(`${name}: shape [${next.shape.join(', ')}] does not match [${current.shape.join(', ')}]`)
   }
   return next
+}
+
+/** A shape as text: `[2, 3]`, or with a named axis `[B, 3]`. */
+export const shapeText = (shape: readonly (number | string)[]): string => `[${shape.join(', ')}]`
+
+/** The tensor `name` of `tensors`, which must be present with shape `shape`. */
+export const tensorOfShape = (tensors: Named, name: string, shape: readonly number[]): Tensor => {
+  const t = tensors[name]
+  if (t === undefined) throw new RangeError(`missing tensor "${name}"`)
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new RangeError(`tensor "${name}" has shape ${shapeText(t.shape)}, expected ${shapeText(shape)}`)
+  }
+  return t
+}
+
+/** A value of untrusted JSON in an error message: short and on one line. */
+const shown = (value: unknown): string => {
+  const text = JSON.stringify(value) ?? String(value)
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text
+}
+
+/**
+ * The fields of a description of kind `kind`: an object whose keys are
+ * exactly `kind` and `fields`. Unknown fields are refused rather than
+ * ignored: a field this version does not know may change what the layer
+ * computes.
+ */
+export const descriptionFields = (
+  json: unknown, kind: string, fields: readonly string[],
+): E.Either<string, Readonly<Record<string, unknown>>> => {
+  if (!isJsonObject(json)) return E.left(`a ${kind} description must be an object`)
+  if (json['kind'] !== kind) return E.left(`a ${kind} description needs "kind": "${kind}"`)
+  const unknown = Object.keys(json).find((key) => key !== 'kind' && !fields.includes(key))
+  if (unknown !== undefined) return E.left(`${kind}: unknown field ${shown(unknown)}`)
+  const missing = fields.find((field) => !Object.hasOwn(json, field))
+  return missing === undefined ? E.right(json) : E.left(`${kind}: missing field "${missing}"`)
+}
+
+/** The field `name` of a description of kind `kind`, a whole number from 1 to `max`. */
+export const sizeField = (kind: string, fields: Readonly<Record<string, unknown>>, name: string, max: number): E.Either<string, number> => {
+  const value = fields[name]
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 && value <= max
+    ? E.right(value)
+    : E.left(`${kind}: ${name} must be a whole number from 1 to ${max}, got ${shown(value)}`)
+}
+
+/** The field `name` of a description of kind `kind`, a finite number that `valid` accepts (as `what` says). */
+export const numberField = (
+  kind: string, fields: Readonly<Record<string, unknown>>, name: string, what: string, valid: (x: number) => boolean,
+): E.Either<string, number> => {
+  const value = fields[name]
+  return typeof value === 'number' && Number.isFinite(value) && valid(value)
+    ? E.right(value)
+    : E.left(`${kind}: ${name} must be ${what}, got ${shown(value)}`)
 }

@@ -3,11 +3,14 @@
  * W is stored (out, in), the torch.nn.Linear layout, so checkpoints need no
  * transposes.
  */
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
 import type { Kernels } from '../kernels/kernels.js'
+import { MAX_PARAMETERS } from '../limits.js'
 import { normals, type Rng } from '../random.js'
 import { type Tensor, tensor } from '../tensor.js'
-import type { Backward, LayerOps, Named } from './layer.js'
-import { floatInput, replaced } from './layer.js'
+import type { Backward, LayerOps, Named, TensorShapes } from './layer.js'
+import { descriptionFields, floatInput, replaced, shapeText, sizeField, tensorOfShape } from './layer.js'
 
 export interface Linear {
   readonly kind: 'linear'
@@ -38,27 +41,39 @@ export const initLinear = (
   return [linear(weight, bias), next]
 }
 
+export interface LinearDescription {
+  readonly kind: 'linear'
+  readonly in: number
+  readonly out: number
+  readonly bias: boolean
+}
+
 export interface LinearTape {
   readonly x: Tensor
 }
 
+// (…, in) → (…, out)
+const outputShape = (layer: Linear, input: readonly number[]): readonly number[] => {
+  const [fanOut, fanIn] = layer.weight.shape as [number, number]
+  if (input[input.length - 1] !== fanIn) throw new RangeError(`linear(${fanIn} → ${fanOut}) got input ${shapeText(input)}`)
+  return [...input.slice(0, -1), fanOut]
+}
+
 const dims = (layer: Linear, x: Tensor): { rows: number; fanIn: number; fanOut: number } => {
   const [fanOut, fanIn] = layer.weight.shape as [number, number]
-  if (x.shape[x.shape.length - 1] !== fanIn) {
-    throw new RangeError(`linear(${fanIn} → ${fanOut}) got input [${x.shape.join(', ')}]`)
-  }
   return { rows: x.data.length / fanIn, fanIn, fanOut }
 }
 
-export const linearOps: LayerOps<Linear, LinearTape> = {
+export const linearOps: LayerOps<Linear, LinearTape, LinearDescription> = {
   forward(k: Kernels, layer, input) {
     const x = floatInput(input, 'linear')
+    const shape = outputShape(layer, x.shape)
     const { rows, fanIn, fanOut } = dims(layer, x)
     const y = k.alloc(x.data, rows * fanOut)
     if (layer.bias !== null) k.broadcastRows(layer.bias.data, y, rows, fanOut)
     // y (rows, out) = x (rows, in) · Wᵀ (in, out)
     k.matmul(rows, fanOut, fanIn, x.data, false, layer.weight.data, true, y, layer.bias !== null)
-    return { y: tensor([...x.shape.slice(0, -1), fanOut], y), tape: { x }, layer }
+    return { y: tensor(shape, y), tape: { x }, layer }
   },
 
   backward(k, layer, { x }, dy): Backward {
@@ -84,4 +99,20 @@ export const linearOps: LayerOps<Linear, LinearTape> = {
       replaced(tensors, 'weight', layer.weight),
       layer.bias === null ? null : replaced(tensors, 'bias', layer.bias),
     ),
+  outputShape,
+  inputSteps: (_layer, steps) => steps,
+  describe: (layer) => ({ kind: 'linear', in: layer.weight.shape[1]!, out: layer.weight.shape[0]!, bias: layer.bias !== null }),
+  parse: (json) =>
+    pipe(
+      descriptionFields(json, 'linear', ['in', 'out', 'bias']),
+      E.chain((fields) => pipe(
+        E.Do,
+        E.bind('in', () => sizeField('linear', fields, 'in', MAX_PARAMETERS)),
+        E.bind('out', () => sizeField('linear', fields, 'out', MAX_PARAMETERS)),
+        E.bind('bias', () => (typeof fields['bias'] === 'boolean' ? E.right(fields['bias']) : E.left('linear: bias must be true or false'))),
+      )),
+      E.map((d) => ({ kind: 'linear', ...d })),
+    ),
+  tensorShapes: (d): TensorShapes => (d.bias ? { weight: [d.out, d.in], bias: [d.out] } : { weight: [d.out, d.in] }),
+  build: (d, tensors) => linear(tensorOfShape(tensors, 'weight', [d.out, d.in]), d.bias ? tensorOfShape(tensors, 'bias', [d.out]) : null),
 }

@@ -6,14 +6,19 @@
  * Parameter names are the child's name, a dot, and the child's own name for
  * the tensor (`fuse.0.linear.weight`).
  */
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import { isJsonObject, jsonDepth } from '../json.js'
 import type { Kernels } from '../kernels/kernels.js'
-import type { Tensor } from '../tensor.js'
-import { type BatchNorm1d, batchNormOps } from './batchnorm.js'
-import { type Embedding, embeddingOps } from './embedding.js'
-import { type FlattenConsecutive, flattenOps } from './flatten.js'
-import type { Activation, Backward, Forward, LayerOps, Mode, Named } from './layer.js'
-import { type Linear, linearOps } from './linear.js'
-import { type Tanh, tanhOps } from './tanh.js'
+import { MAX_DESCRIPTION_DEPTH, MAX_LAYERS, MAX_PARAMETERS } from '../limits.js'
+import { size, type Tensor } from '../tensor.js'
+import { type BatchNorm1d, type BatchNormDescription, batchNormOps } from './batchnorm.js'
+import { type Embedding, type EmbeddingDescription, embeddingOps } from './embedding.js'
+import { type FlattenConsecutive, type FlattenDescription, flattenOps } from './flatten.js'
+import type { Activation, Backward, Forward, LayerOps, Mode, Named, TensorShapes } from './layer.js'
+import { descriptionFields } from './layer.js'
+import { type Linear, type LinearDescription, linearOps } from './linear.js'
+import { type Tanh, type TanhDescription, tanhOps } from './tanh.js'
 
 export interface Sequential {
   readonly kind: 'sequential'
@@ -25,16 +30,50 @@ export interface Sequential {
 /** Every layer kind. */
 export type Layer = Embedding | FlattenConsecutive | Linear | BatchNorm1d | Tanh | Sequential
 
+export interface SequentialDescription {
+  readonly kind: 'sequential'
+  readonly names: readonly string[]
+  readonly layers: readonly LayerDescription[]
+}
+
+/** The description of every layer kind: its kind and sizes, without tensors (JSON). */
+export type LayerDescription =
+  | EmbeddingDescription | FlattenDescription | LinearDescription | BatchNormDescription | TanhDescription | SequentialDescription
+
+/** The description type of a layer type. */
+export type DescriptionOf<L extends Layer> = Extract<LayerDescription, { readonly kind: L['kind'] }>
+
+/** The layer type of a description type. */
+export type LayerOf<D extends LayerDescription> = Extract<Layer, { readonly kind: D['kind'] }>
+
+/**
+ * Why `names` cannot name a Sequential's layers, or undefined when they can:
+ * one non-empty name per layer, and no tensor name that two layers could
+ * both claim — so no name is another's followed by a dot (`a` and `a.b`
+ * would both own `a.b.weight`).
+ */
+const namingProblem = (names: readonly string[], count: number): string | undefined => {
+  if (names.length !== count) return 'sequential needs one name per layer'
+  if (names.some((name) => name === '')) return 'sequential layer names must not be empty'
+  if (new Set(names).size !== names.length) return 'sequential layer names must be distinct'
+  // Each name's prefixes up to a dot, looked up: linear in the names' length, for hostile files of thousands of layers.
+  const taken = new Set(names)
+  const clash = names.flatMap((name) => [...name.matchAll(/\./g)].map((dot) => name.slice(0, dot.index))).find((prefix) => taken.has(prefix))
+  return clash === undefined ? undefined : `sequential layer name "${clash}" followed by a dot begins another layer's name`
+}
+
 /** Layers in order, named by `names` (default: their positions). */
 export const sequential = (layers: readonly Layer[], names: readonly string[] = layers.map((_, i) => `${i}`)): Sequential => {
-  if (names.length !== layers.length) throw new RangeError('sequential needs one name per layer')
-  if (new Set(names).size !== names.length) throw new RangeError('sequential layer names must be distinct')
+  const problem = namingProblem(names, layers.length)
+  if (problem !== undefined) throw new RangeError(problem)
   return { kind: 'sequential', layers: [...layers], names: [...names] }
 }
 
 export type SequentialTape = readonly unknown[]
 
-type OpsRecord = { readonly [K in Layer['kind']]: LayerOps<Extract<Layer, { kind: K }>, unknown> }
+type OpsRecord = {
+  readonly [K in Layer['kind']]: LayerOps<Extract<Layer, { kind: K }>, unknown, Extract<LayerDescription, { kind: K }>>
+}
 
 const prefixed = (prefix: string, named: Named): Named =>
   Object.fromEntries(Object.entries(named).map(([name, t]) => [`${prefix}.${name}`, t]))
@@ -49,7 +88,38 @@ const childTensors = (prefix: string, named: Named): Named =>
 const collect = (layer: Sequential, pick: (child: Layer) => Named): Named =>
   Object.assign({}, ...layer.layers.map((child, i) => prefixed(layer.names[i]!, pick(child))))
 
-const sequentialOps: LayerOps<Sequential, SequentialTape> = {
+/** Runs `f` on the child named `name`, saying which child a RangeError comes from. */
+const inChild = <A>(name: string, f: () => A): A => {
+  try {
+    return f()
+  } catch (e) {
+    if (e instanceof RangeError) throw new RangeError(`layer "${name}": ${e.message}`)
+    throw e
+  }
+}
+
+const parseSequential = (json: unknown): E.Either<string, SequentialDescription> => {
+  // Checked first, without recursion: the children are parsed recursively.
+  if (jsonDepth(json) > MAX_DESCRIPTION_DEPTH) return E.left(`sequential: the description nests deeper than ${MAX_DESCRIPTION_DEPTH} levels`)
+  return pipe(
+    descriptionFields(json, 'sequential', ['names', 'layers']),
+    E.chain(({ names, layers }) => {
+      if (!Array.isArray(layers) || layers.length > MAX_LAYERS) return E.left(`sequential: layers must be a list of at most ${MAX_LAYERS} descriptions`)
+      if (!Array.isArray(names) || !names.every((n): n is string => typeof n === 'string')) return E.left('sequential: names must be a list of strings')
+      const problem = namingProblem(names, layers.length)
+      if (problem !== undefined) return E.left(problem)
+      const children: LayerDescription[] = []
+      for (const [i, child] of layers.entries()) {
+        const parsed = parseLayer(child)
+        if (E.isLeft(parsed)) return E.left(`layer "${names[i]!}": ${parsed.left}`)
+        children.push(parsed.right)
+      }
+      return E.right({ kind: 'sequential' as const, names, layers: children })
+    }),
+  )
+}
+
+const sequentialOps: LayerOps<Sequential, SequentialTape, SequentialDescription> = {
   forward(k, layer, x, mode) {
     const tapes: unknown[] = []
     const layers: Layer[] = []
@@ -82,6 +152,14 @@ const sequentialOps: LayerOps<Sequential, SequentialTape> = {
     ...layer,
     layers: layer.layers.map((child, i) => withTensors(child, childTensors(layer.names[i]!, tensors))),
   }),
+  outputShape: (layer, input) => layer.layers.reduce((shape, child, i) => inChild(layer.names[i]!, () => outputShape(child, shape)), input),
+  inputSteps: (layer, steps) => layer.layers.reduceRight((s, child) => inputSteps(child, s), steps),
+  describe: (layer) => ({ kind: 'sequential', names: [...layer.names], layers: layer.layers.map(describeLayer) }),
+  parse: parseSequential,
+  tensorShapes: (d) =>
+    Object.fromEntries(d.layers.flatMap((child, i) => Object.entries(tensorShapes(child)).map(([name, shape]) => [`${d.names[i]!}.${name}`, shape]))),
+  build: (d, tensors) =>
+    sequential(d.layers.map((child, i) => inChild(d.names[i]!, () => buildLayer(child, childTensors(d.names[i]!, tensors)))), d.names),
 }
 
 /** The operations of every layer kind, by `kind`. */
@@ -94,7 +172,11 @@ export const layerOps: OpsRecord = {
   sequential: sequentialOps,
 }
 
-const opsOf = <L extends Layer>(layer: L): LayerOps<L, unknown> => layerOps[layer.kind] as unknown as LayerOps<L, unknown>
+const opsOf = <L extends Layer>(layer: L): LayerOps<L, unknown, DescriptionOf<L>> =>
+  layerOps[layer.kind] as unknown as LayerOps<L, unknown, DescriptionOf<L>>
+
+const describedOps = <D extends LayerDescription>(description: D): LayerOps<LayerOf<D>, unknown, D> =>
+  layerOps[description.kind] as unknown as LayerOps<LayerOf<D>, unknown, D>
 
 /** Runs any layer forward: the output, the tape for backward, and the layer after the pass. */
 export const forward = <L extends Layer>(kernels: Kernels, layer: L, x: Activation, mode: Mode): Forward<L, unknown> =>
@@ -112,3 +194,54 @@ export const layerBuffers = (layer: Layer): Named => opsOf(layer).buffers(layer)
 
 /** Any layer with some of its parameters and buffers replaced, by name. */
 export const withTensors = <L extends Layer>(layer: L, tensors: Named): L => opsOf(layer).withTensors(layer, tensors)
+
+/**
+ * The shape of any layer's output for an input of shape `input` (axis 0 is
+ * the batch); a RangeError naming the layer and the mismatch when it cannot
+ * take that input.
+ */
+export const outputShape = (layer: Layer, input: readonly number[]): readonly number[] => opsOf(layer).outputShape(layer, input)
+
+/**
+ * Time steps of input any layer needs to give `steps` time steps of output:
+ * FlattenConsecutive(n) needs n·steps, a Sequential folds its layers in
+ * reverse. A network's receptive field is `inputSteps(net, 1)`.
+ */
+export const inputSteps = (layer: Layer, steps: number): number => opsOf(layer).inputSteps(layer, steps)
+
+/** Any layer's description: its kind and sizes as JSON, without tensors. */
+export const describeLayer = <L extends Layer>(layer: L): DescriptionOf<L> => opsOf(layer).describe(layer)
+
+/** Scalars held by tensors of these shapes. */
+export const scalarCount = (shapes: TensorShapes): number => Object.values(shapes).reduce((n, shape) => n + size(shape), 0)
+
+/**
+ * A layer description read from untrusted JSON: a known kind, every field
+ * checked (whole sizes from 1 up, no unknown fields), and no more than
+ * MAX_PARAMETERS scalars in its tensors. Never throws.
+ */
+export const parseLayer = (json: unknown): E.Either<string, LayerDescription> => {
+  const kind = isJsonObject(json) ? json['kind'] : undefined
+  if (typeof kind !== 'string' || !Object.hasOwn(layerOps, kind)) {
+    return E.left(`unknown layer kind ${JSON.stringify(kind ?? null).slice(0, 40)} (known: ${Object.keys(layerOps).join(', ')})`)
+  }
+  return pipe(
+    layerOps[kind as Layer['kind']].parse(json) as E.Either<string, LayerDescription>,
+    E.filterOrElse(
+      (d) => scalarCount(tensorShapes(d)) <= MAX_PARAMETERS,
+      (d) => `${d.kind}: its tensors would hold ${scalarCount(tensorShapes(d))} scalars, more than ${MAX_PARAMETERS}`,
+    ),
+  )
+}
+
+/** The names and shapes of a described layer's parameters and buffers (as `layerParameters` and `layerBuffers` name them). */
+export const tensorShapes = (description: LayerDescription): TensorShapes =>
+  describedOps(description).tensorShapes(description)
+
+/**
+ * The described layer over `tensors`, named as `tensorShapes` names them;
+ * a RangeError when one is missing or of another shape. Tensors are used as
+ * given, not copied.
+ */
+export const buildLayer = <D extends LayerDescription>(description: D, tensors: Named): LayerOf<D> =>
+  describedOps(description).build(description, tensors)

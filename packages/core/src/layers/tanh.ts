@@ -1,8 +1,9 @@
 /** Tanh, elementwise; its derivative is written with its output: 1 − y². */
+import * as E from 'fp-ts/lib/Either.js'
 import { tensor } from '../tensor.js'
 import type { Tensor } from '../tensor.js'
 import type { LayerOps } from './layer.js'
-import { floatInput } from './layer.js'
+import { descriptionFields, floatInput } from './layer.js'
 
 export interface Tanh {
   readonly kind: 'tanh'
@@ -10,11 +11,15 @@ export interface Tanh {
 
 export const tanh = (): Tanh => ({ kind: 'tanh' })
 
+export interface TanhDescription {
+  readonly kind: 'tanh'
+}
+
 export interface TanhTape {
   readonly y: Tensor
 }
 
-export const tanhOps: LayerOps<Tanh, TanhTape> = {
+export const tanhOps: LayerOps<Tanh, TanhTape, TanhDescription> = {
   forward(k, layer, input) {
     const x = floatInput(input, 'tanh')
     const y = k.alloc(x.data, x.data.length)
@@ -32,4 +37,10 @@ export const tanhOps: LayerOps<Tanh, TanhTape> = {
   parameters: () => ({}),
   buffers: () => ({}),
   withTensors: (layer) => layer,
+  outputShape: (_layer, input) => input,
+  inputSteps: (_layer, steps) => steps,
+  describe: () => ({ kind: 'tanh' }),
+  parse: (json) => E.map(() => ({ kind: 'tanh' as const }))(descriptionFields(json, 'tanh', [])),
+  tensorShapes: () => ({}),
+  build: () => tanh(),
 }

@@ -1,5 +1,5 @@
 /** Test helpers over layers: float64 copies and byte snapshots for purity checks. */
-import { layerBuffers, layerParameters, toFloat64, withTensors, type Layer, type Named } from '../../src/index.js'
+import { layerBuffers, layerParameters, toFloat32, toFloat64, withTensors, type Layer, type Named } from '../../src/index.js'
 
 const mapNamed = (named: Named, f: (t: Named[string]) => Named[string]): Named =>
   Object.fromEntries(Object.entries(named).map(([k, t]) => [k, f(t)]))
@@ -7,6 +7,10 @@ const mapNamed = (named: Named, f: (t: Named[string]) => Named[string]): Named =
 /** The same layer with every parameter and buffer in float64. */
 export const toFloat64Layer = <L extends Layer>(layer: L): L =>
   withTensors(layer, { ...mapNamed(layerParameters(layer), toFloat64), ...mapNamed(layerBuffers(layer), toFloat64) })
+
+/** The same layer with every parameter and buffer in float32. */
+export const toFloat32Layer = <L extends Layer>(layer: L): L =>
+  withTensors(layer, { ...mapNamed(layerParameters(layer), toFloat32), ...mapNamed(layerBuffers(layer), toFloat32) })
 
 /** A deep snapshot of the bytes of every typed array reachable from a value. */
 export const snapshot = (value: unknown): unknown => {

@@ -8,7 +8,7 @@ import {
   type Activation, type IndexTensor, type Layer, type Mode, type Sequential,
 } from '../../src/index.js'
 import { randomTensor } from './gradcheck.js'
-import { toFloat64Layer } from './layers.js'
+import { toFloat32Layer, toFloat64Layer } from './layers.js'
 
 export const ids = (values: readonly number[], shape: readonly number[]): IndexTensor => ({ shape, data: Int32Array.from(values) })
 
@@ -108,4 +108,59 @@ export const stackCase: fc.Arbitrary<StackCase> = fc
       : randomTensor(s + 4, [b, t, c])
     const targets = ids(Array.from({ length: b }, (_, i) => (s + i) % classes), [b])
     return { stack: toFloat64Layer(sequential([...front, ...body.layers, ...tail, head])), x, targets, mode }
+  })
+
+export interface NetworkCase {
+  /** A float32 network from token ids (B, context) to logits (B, vocab). */
+  readonly net: Sequential
+  readonly vocab: number
+  readonly context: number
+}
+
+/**
+ * Random networks of every layer kind for training on token ids, in float32:
+ * an embedding, random blocks (some of them nested in a Sequential of their
+ * own), a flatten of what remains of the time axis and a head.
+ */
+export const networkCase: fc.Arbitrary<NetworkCase> = fc
+  .record({
+    context: fc.constantFrom(1, 2, 4),
+    c: fc.integer({ min: 2, max: 5 }),
+    blocks: fc.array(block, { maxLength: 5 }),
+    vocab: fc.integer({ min: 2, max: 7 }),
+    nest: fc.nat(),
+    s: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+  })
+  .map(({ context, c, blocks, vocab, nest, s }) => {
+    const body = build(blocks, context, c, s + 1)
+    const cut = body.layers.length === 0 ? 0 : nest % (body.layers.length + 1)
+    const layers: Layer[] = [
+      embedding(randomTensor(s, [vocab, c])),
+      ...body.layers.slice(0, cut),
+      ...(cut < body.layers.length ? [sequential(body.layers.slice(cut), body.layers.slice(cut).map((_, i) => `inner${i}`))] : []),
+      ...(body.t > 0 ? [flattenConsecutive(body.t)] : []),
+      linear(randomTensor(s + 2, [vocab, body.c * Math.max(body.t, 1)], 0.5), randomTensor(s + 3, [vocab], 0.1)),
+    ]
+    return { net: toFloat32Layer(sequential(layers)), vocab, context }
+  })
+
+/**
+ * A random stack with runs of its layers grouped into nested Sequentials
+ * (some nested twice) under dotted names: the same function of its input,
+ * but with tensor names three levels deep (`b.1.0.weight`).
+ */
+export const nestedStackCase: fc.Arbitrary<StackCase> = fc
+  .record({ base: stackCase, runs: fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 8 }), deeper: fc.boolean() })
+  .map(({ base, runs, deeper }) => {
+    const groups: Layer[] = []
+    const layers = base.stack.layers
+    for (let at = 0, i = 0; at < layers.length; i++) {
+      const run = runs[i % Math.max(runs.length, 1)] ?? 1
+      const chunk = layers.slice(at, at + run)
+      groups.push(chunk.length === 1 ? chunk[0]! : sequential(chunk))
+      at += run
+    }
+    const half = Math.ceil(groups.length / 2)
+    const outer = deeper && groups.length > 1 ? [sequential(groups.slice(0, half)), ...groups.slice(half)] : groups
+    return { ...base, stack: sequential(outer, outer.map((_, i) => `b.${i}`)) }
   })
