@@ -58,17 +58,8 @@ const trainSeconds = (performance.now() - start) / 1000
 const trained = session.snapshot().model
 session.dispose()
 
-/** Mean eval-mode loss over all examples, each chunk's buffers freed as it goes. */
-const loss = (data) => core.evaluate(kernels, trained, data, {
-  perChunk: (run) => {
-    const mark = kernels.arena.mark()
-    try {
-      return run()
-    } finally {
-      kernels.arena.reset(mark)
-    }
-  },
-})
+/** Mean eval-mode loss over all examples (each chunk's working memory is freed as it goes). */
+const loss = (data) => core.evaluate(kernels, trained, data)
 
 console.log(`trainSeconds ${trainSeconds.toFixed(1)} (${((trainSeconds / steps) * 1000).toFixed(3)} ms per step)`)
 console.log(`train ${loss(train).toFixed(4)}`)

@@ -11,8 +11,11 @@
 // the median step time within a round. Then the matmul's GFLOP/s on each
 // product shape of the step against the f32x4 multiply-add ceiling.
 //
+// Then the README's library example (examples/library.mjs: the pure trainStep
+// on the wasm kernels) over 20,000 steps against the lean session.
+//
 // --breakdown times each kernel call in the wasm step instead (the session's
-// kernels wrapped in timers, which adds a little to every call) and prints
+// calls wrapped in timers, which adds a little to every call) and prints
 // where a step's time goes, by kind of call and by product shape.
 //
 // Usage: pnpm bench [--rounds N] [--breakdown]   (builds @wavenet/core first)
@@ -111,6 +114,7 @@ if (options.breakdown) {
   breakdown()
 } else {
   table()
+  await library()
 }
 
 function table() {
@@ -177,7 +181,41 @@ function products() {
   console.log(`ceiling: f32x4 multiply+add (the matmul's 5×8 register tile on L1-resident data): ${fmt(ceiling, 1)} GFLOP/s, one thread`)
 }
 
-/** Kinds of kernel call, by export name. */
+/**
+ * The README's library example (examples/library.mjs: the pure `trainStep` on
+ * `createWasmKernels()`, batch 32) over 20,000 steps, against the lean session
+ * timed just before and just after it: the pure API's cost over the fast
+ * step, and whether it drifts as the steps go on.
+ */
+async function library() {
+  const { train } = await import(`${root}examples/library.mjs`)
+  const LIBRARY_STEPS = 20_000
+  const lean = () => {
+    const session = newSession('wasm', 32)
+    const ms = medianStepMs(stepper(session, 32), WARMUP.wasm[32], STEPS.wasm[32])
+    session.dispose()
+    return ms
+  }
+  const before = lean()
+  const times = new Float64Array(LIBRARY_STEPS)
+  let last = performance.now()
+  train(LIBRARY_STEPS, (step) => {
+    const now = performance.now()
+    times[step] = now - last
+    last = now
+  })
+  const after = lean()
+  const all = median(times.subarray(1000))
+  const first = median(times.subarray(1, 1000))
+  const final = median(times.subarray(LIBRARY_STEPS - 1000))
+  const fast = median([before, after])
+  console.log()
+  console.log(`The README's library example (examples/library.mjs: trainStep on createWasmKernels(), batch 32), ${LIBRARY_STEPS} steps:`)
+  console.log(`  ms/step: median ${fmt(all)} (after the first 1,000), first 1,000 ${fmt(first)}, last 1,000 ${fmt(final)}: last / first ${fmt(final / first, 2)}`)
+  console.log(`  lean session in the same run: ${fmt(before)} before, ${fmt(after)} after: library / lean ${fmt(all / fast, 2)}`)
+}
+
+/** Kinds of kernel call, by kernel name. */
 function kindOf(name) {
   if (name === 'matmul') return 'matmul'
   if (name === 'normalizeTanh' || name === 'tanhNormalizeBackward') return 'batchnorm+tanh'
@@ -193,14 +231,14 @@ function breakdown() {
   for (const batch of BATCHES) {
     const spent = new Map()
     const add = (key, ms) => spent.set(key, (spent.get(key) ?? 0) + ms)
-    const exports = Object.fromEntries(Object.entries(wasm.exports).map(([name, f]) => [name, (...args) => {
+    const profile = ({ kernel, args }, run) => () => {
       const start = performance.now()
-      const result = f(...args)
+      const result = run()
       const ms = performance.now() - start
-      add(kindOf(name), ms)
-      if (name === 'matmul') add(`  ${args[0]}×${args[1]}×${args[2]}${args[4] ? ' Aᵀ' : ''}${args[6] ? ' Bᵀ' : ''}`, ms)
+      add(kindOf(kernel), ms)
+      if (kernel === 'matmul') add(`  ${args[0]}×${args[1]}×${args[2]}${args[4] ? ' Aᵀ' : ''}${args[6] ? ' Bᵀ' : ''}`, ms)
       return result
-    }]))
+    }
     const sgd = core.sgd(schedule)
     const optimizer = {
       ...sgd,
@@ -211,7 +249,7 @@ function breakdown() {
       },
     }
     const model = lecture()
-    const session = core.leanSession({ ...wasm, exports }, model, optimizer, sgd.init(core.trainableParameters(model)), batch)
+    const session = core.leanSession(wasm, model, optimizer, sgd.init(core.trainableParameters(model)), batch, { profile })
     const step = stepper(session, batch)
     for (let i = 0; i < WARMUP.wasm[batch]; i++) step()
     spent.clear()
