@@ -15,6 +15,9 @@ export interface Vocabulary {
   readonly symbols: readonly string[]
 }
 
+/** The boundary's token id. */
+export const BOUNDARY = 0
+
 /** How the boundary (index 0) is displayed. */
 export const BOUNDARY_DISPLAY = '.'
 

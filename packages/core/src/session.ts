@@ -1,31 +1,38 @@
 /**
- * The fast training session on the WebAssembly kernels, derived from the
- * pure layers: the session runs the pure step (`gradients`: forward, loss,
- * backward) once on recording kernels (`trace.ts`), compiles the calls it
- * made (`kernels/wasm-program.ts`: fusions, in-place reuse, placement) and
- * replays them every step on buffers allocated once in the WebAssembly
- * memory: parameters, gradients, optimizer slots and running statistics,
- * the batch's ids and targets, every activation. The session addresses them
- * by byte offset, so the memory can still grow while it lives (for an
- * evaluation between steps). A step copies the batch in,
- * replays, and updates every parameter in one optimizer call: it allocates
- * nothing and copies nothing else. No layer is written here: any network the
- * pure step can train, the session trains, with the same bits.
+ * The fast training sessions on the WebAssembly kernels, derived from the
+ * pure layers: a session runs the pure step (`gradients`, or the sequence
+ * view's `sequenceGradients`: forward, loss, backward) once on recording
+ * kernels (`trace.ts`), compiles the calls it made
+ * (`kernels/wasm-program.ts`: fusions, in-place reuse, placement) and
+ * replays them on buffers reserved once in the WebAssembly memory:
+ * parameters, gradients, optimizer slots and running statistics, the batch's
+ * ids, every activation. The session addresses them by byte offset, so the
+ * memory can still grow while it lives (for an evaluation between steps). A
+ * step copies the batch in, replays, and updates every parameter in one
+ * optimizer call: it allocates nothing and copies nothing else. No layer is
+ * written here: any network the pure step can train, a session trains, with
+ * the same bits.
+ *
+ * Steps of whole words vary in shape (how many words fill the budget): a
+ * words session compiles one program per shape, the first time it meets it,
+ * all of them sharing one workspace for their activations.
  */
 import type { Batch } from './data.js'
-import { type ArrayArg, arraysOf, type KernelName } from './kernels/kernels.js'
+import type { Kernels } from './kernels/kernels.js'
+import { arraysOf, type KernelName } from './kernels/kernels.js'
+import { type Arena, alignUp } from './kernels/wasm-arena.js'
 import { type WasmKernels, wasmInternals } from './kernels/wasm.js'
-import type { Arena } from './kernels/wasm-arena.js'
 import { compileProgram } from './kernels/wasm-program.js'
 import type { Named } from './layers/layer.js'
 import { layerBuffers } from './layers/sequential.js'
 import { type Model, receptiveField, trainableParameters, withParameters } from './model.js'
 import type { Optimizer, OptimizerState } from './optim.js'
-import { indices, tensor } from './tensor.js'
+import { packWords, type PackedWords, sequenceGradients, type WordBatch } from './sequence.js'
+import { indices, type IndexTensor, tensor } from './tensor.js'
 import { type Call, recorder } from './trace.js'
-import { gradients, type TrainingSession } from './train.js'
+import { type Gradients, gradients, type TrainingSession } from './train.js'
 
-/** Options of {@link leanSession}. */
+/** Options of the lean sessions. */
 export interface LeanSessionOptions {
   /**
    * Wraps each kernel call of the compiled step, given the call (its kernel
@@ -36,37 +43,94 @@ export interface LeanSessionOptions {
 
 /**
  * A session that trains `model` with `optimizer`, from `state`, on minibatches
- * of `batchSize` examples, its buffers in the memory of `kernels`. Throws
- * when the model cannot take a step at that batch size (with the pure step's
- * own error), or when its buffers do not fit in the memory (`WasmMemoryFull`,
- * naming the size needed; the memory grows to fit unless views handed out
- * by `alloc` are live). `snapshot` copies the current values out;
- * `dispose` frees the buffers by resetting the arena to where it stood when
- * the session started.
+ * of `batchSize` (context, target) examples, its buffers in the memory of
+ * `kernels`. Throws when the model cannot take a step at that batch size
+ * (with the pure step's own error), or when its buffers do not fit in the
+ * memory (`WasmMemoryFull`, naming the size needed; the memory grows to fit
+ * unless views handed out by `alloc` are live). `snapshot` copies the
+ * current values out; `dispose` frees the buffers.
  */
 export const leanSession = (
   kernels: WasmKernels, model: Model, optimizer: Optimizer, state: OptimizerState, batchSize: number,
   options: LeanSessionOptions = {},
 ): TrainingSession => {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`)
-  const mark = kernels.arena.mark()
-  try {
-    return open(kernels, model, optimizer, state, batchSize, options, () => kernels.arena.reset(mark))
-  } catch (e) {
-    kernels.arena.reset(mark)
-    throw e
-  }
+  const field = receptiveField(model)
+  return open(kernels, model, optimizer, state, options, (compile) => {
+    const program = compile((recording, live, input) => gradients(recording, live, {
+      contexts: indices([batchSize, field], input(batchSize * field, 'token id')), targets: indices([batchSize], input(batchSize, 'target')),
+    }))
+    return (batch: Batch) => {
+      const { contexts, targets } = batch
+      if (contexts.shape.length !== 2 || contexts.shape[0] !== batchSize || contexts.shape[1] !== field) {
+        throw new RangeError(`contexts must be (${batchSize}, ${field}), got [${contexts.shape.join(', ')}]`)
+      }
+      if (targets.data.length !== batchSize) throw new RangeError(`${batchSize} rows of contexts but ${targets.data.length} targets`)
+      return program([contexts.data, targets.data])
+    }
+  })
 }
 
 /**
- * Named tensors laid end to end in a region of the memory, addressed by byte
- * offset: views are made only for the moment they are used, so the region
- * never stops the memory from growing.
+ * A session that trains `model` in the sequence view on batches of whole
+ * words (`sequence.ts`), with the same guarantees as `leanSession`: the same
+ * bits as the pure `trainWordsStep` on the same kernels.
  */
+export const leanWordsSession = (
+  kernels: WasmKernels, model: Model, optimizer: Optimizer, state: OptimizerState, options: LeanSessionOptions = {},
+): TrainingSession<WordBatch> =>
+  open(kernels, model, optimizer, state, options, (compile) => {
+    /** A program per shape (rows of nodes, outputs), with the fusion shapes whose sources it reads, in input order. */
+    const programs = new Map<string, { readonly run: Program; readonly fusions: readonly (readonly [number, number])[] }>()
+    return (batch: WordBatch) => {
+      const packed = packWords(batch)
+      const rows = packed.tokens.data.length
+      const outputs = packed.outputs.data.length
+      const shape = `${rows}:${outputs}`
+      let found = programs.get(shape)
+      if (found === undefined) {
+        const fusions: (readonly [number, number])[] = []
+        const run = compile((recording, live, input) => {
+          const made = new Map<string, IndexTensor>()
+          return sequenceGradients(recording, live, {
+            tokens: indices([rows], input(rows, 'token id')),
+            outputs: indices([outputs], input(outputs, 'output row')),
+            targets: indices([outputs], input(outputs, 'target')),
+            sources(group, dilation) {
+              const key = `${group}×${dilation}`
+              const known = made.get(key)
+              if (known !== undefined) return known
+              fusions.push([group, dilation])
+              const sources = indices([rows * group], input(rows * group, 'source row'))
+              made.set(key, sources)
+              return sources
+            },
+          } satisfies PackedWords)
+        })
+        found = { run, fusions }
+        programs.set(shape, found)
+      }
+      const sources = found.fusions.map(([group, dilation]) => packed.sources(group, dilation).data)
+      return found.run([packed.tokens.data, packed.outputs.data, packed.targets.data, ...sources])
+    }
+  })
+
+/** A compiled step: copies its inputs in (each checked against the bound the recorded calls put on it), replays, returns the loss. */
+type Program = (inputs: readonly Int32Array[]) => number
+
+/**
+ * Records a pure step and compiles it. The step gets the recording kernels,
+ * the model over the session's buffers, and `input`, which gives a new input
+ * of n ids (named for errors): the program takes its inputs in the order the
+ * step asked for them.
+ */
+type Compile = (step: (recording: Kernels, model: Model, input: (n: number, what: string) => Int32Array) => Gradients) => Program
+
+/** Named tensors laid end to end in a region of the memory, addressed by byte offset. */
 interface Packed {
   readonly at: number
   readonly count: number
-  /** A view of the whole region. */
+  /** A view of the whole region, made for the moment it is used. */
   all(): Float32Array
   /** A view of each tensor, by name. */
   views(): Named
@@ -104,7 +168,7 @@ const copies = (named: Named): Named =>
 const idBound = (calls: readonly Call[], array: Int32Array): number =>
   Math.min(...calls.flatMap((call) =>
     arraysOf(call.kernel as KernelName, call.args as never)
-      .filter((a: ArrayArg) => call.args[a.at] === array && a.bound !== undefined)
+      .filter((a) => call.args[a.at] === array && a.bound !== undefined)
       .map((a) => a.bound!)))
 
 const inRange = (what: string, values: Int32Array, bound: number): void => {
@@ -114,88 +178,113 @@ const inRange = (what: string, values: Int32Array, bound: number): void => {
   }
 }
 
-const open = (
-  kernels: WasmKernels, model: Model, optimizer: Optimizer, state: OptimizerState, batchSize: number,
-  options: LeanSessionOptions, free: () => void,
-): TrainingSession => {
+/**
+ * The state every lean session shares (parameters, gradients, optimizer
+ * slots, running statistics, one workspace for the programs), and a step
+ * that `makeStep` builds from compiled programs; the optimizer update
+ * follows every step.
+ */
+const open = <B>(
+  kernels: WasmKernels, model: Model, optimizer: Optimizer, state: OptimizerState, options: LeanSessionOptions,
+  makeStep: (compile: Compile) => (batch: B) => number,
+): TrainingSession<B> => {
   const { arena } = wasmInternals(kernels)!
-  const field = receptiveField(model)
-  const trainable = trainableParameters(model)
-  for (const slot of optimizer.slotNames) {
-    for (const [name, p] of Object.entries(trainable)) {
-      if (state.slots[slot]?.[name]?.data.length !== p.data.length) throw new RangeError(`no ${optimizer.name} state ${slot} for ${name}`)
+  const mark = arena.mark()
+  try {
+    const trainable = trainableParameters(model)
+    for (const slot of optimizer.slotNames) {
+      for (const [name, p] of Object.entries(trainable)) {
+        if (state.slots[slot]?.[name]?.data.length !== p.data.length) throw new RangeError(`no ${optimizer.name} state ${slot} for ${name}`)
+      }
     }
-  }
-  // Parameters, gradients and each optimizer slot end to end, laid out alike: one update call sweeps them all.
-  const params = packed(arena, trainable)
-  const grads = packed(arena, trainable)
-  const slots = optimizer.slotNames.map(() => packed(arena, trainable))
-  const running = packed(arena, layerBuffers(model.net))
-  const ids = arena.reserveMovable(batchSize * field * 4)
-  const targets = arena.reserveMovable(batchSize * 4)
-  const idsView = () => new Int32Array(arena.buffer(), ids, batchSize * field)
-  const targetsView = () => new Int32Array(arena.buffer(), targets, batchSize)
-  // Zeros until the first batch: the recording below checks them, and the memory may hold old values.
-  idsView().fill(0)
-  targetsView().fill(0)
-  fill(params.views(), trainable)
-  fill(running.views(), layerBuffers(model.net))
-  optimizer.slotNames.forEach((slot, s) => fill(slots[s]!.views(), state.slots[slot]!))
+    // Parameters, gradients and each optimizer slot end to end, laid out alike: one update call sweeps them all.
+    const params = packed(arena, trainable)
+    const grads = packed(arena, trainable)
+    const slots = optimizer.slotNames.map(() => packed(arena, trainable))
+    const running = packed(arena, layerBuffers(model.net))
+    fill(params.views(), trainable)
+    fill(running.views(), layerBuffers(model.net))
+    optimizer.slotNames.forEach((slot, s) => fill(slots[s]!.views(), state.slots[slot]!))
 
-  // The pure step, recorded once on views of those buffers.
-  const recording = recorder()
-  const [paramViews, gradViews, runningViews, idsArray, targetsArray] = [params.views(), grads.views(), running.views(), idsView(), targetsView()]
-  const traced = gradients(recording.kernels, withParameters(model, { ...paramViews, ...runningViews }), {
-    contexts: indices([batchSize, field], idsArray), targets: indices([batchSize], targetsArray),
-  })
-  const bindings = new Map<ArrayBufferView, ArrayBufferView>()
-  for (const [name, view] of Object.entries(gradViews)) {
-    const grad = traced.grads[name]
-    if (grad === undefined || !recording.temporaries.has(grad.data)) throw new RangeError(`the step computes no gradient for ${name}`)
-    bindings.set(grad.data, view.data)
-  }
-  // The running statistics after the step replace those before it, in place.
-  for (const [name, after] of Object.entries(layerBuffers(traced.model.net))) {
-    const before = runningViews[name]!.data
-    if (after.data !== before) bindings.set(after.data, before)
-  }
-  if (recording.valued.length !== 1) throw new RangeError('the step must compute exactly one loss')
-  const idsBound = idBound(recording.calls, idsArray)
-  const targetsBound = idBound(recording.calls, targetsArray)
-  const program = compileProgram(kernels, recording.calls, recording.temporaries, bindings, recording.valued[0]!, options.profile)
-  let step = state.step
-  let disposed = false
+    // One workspace for every program's activations and inputs: programs run one at a time, so they may share it.
+    let workspace = { at: 0, bytes: 0 }
+    const place = (sizes: readonly number[]): number[] => {
+      const total = sizes.reduce((n, bytes) => n + alignUp(bytes), 0)
+      if (total > workspace.bytes) workspace = { at: arena.reserveMovable(total), bytes: total }
+      let at = workspace.at
+      return sizes.map((bytes) => {
+        const offset = at
+        at += alignUp(bytes)
+        return offset
+      })
+    }
 
-  return {
-    step(batch: Batch) {
-      if (disposed) throw new Error('the session was disposed')
-      const { contexts, targets: given } = batch
-      if (contexts.shape.length !== 2 || contexts.shape[0] !== batchSize || contexts.shape[1] !== field) {
-        throw new RangeError(`contexts must be (${batchSize}, ${field}), got [${contexts.shape.join(', ')}]`)
+    const compile: Compile = (step) => {
+      const recording = recorder()
+      const placeholders: { readonly ids: Int32Array; readonly what: string }[] = []
+      const input = (n: number, what: string): Int32Array => {
+        const ids = new Int32Array(n)
+        placeholders.push({ ids, what })
+        return ids
       }
-      if (given.data.length !== batchSize) throw new RangeError(`${batchSize} rows of contexts but ${given.data.length} targets`)
-      // The compiled kernels index memory with these unchecked.
-      inRange('token id', contexts.data, idsBound)
-      inRange('target', given.data, targetsBound)
-      idsView().set(contexts.data)
-      targetsView().set(given.data)
-      const loss = program.run()
-      optimizer.updateInPlace(kernels, step, params.all(), grads.all(), slots.map((s) => s.all()), params.count)
-      step += 1
-      return loss
-    },
-
-    snapshot() {
-      return {
-        model: withParameters(model, { ...copies(params.views()), ...copies(running.views()) }),
-        state: { step, slots: Object.fromEntries(optimizer.slotNames.map((slot, s) => [slot, copies(slots[s]!.views())])) },
+      const [gradViews, runningViews] = [grads.views(), running.views()]
+      const traced = step(recording.kernels, withParameters(model, { ...params.views(), ...runningViews }), input)
+      const bindings = new Map<ArrayBufferView, ArrayBufferView>()
+      for (const [name, view] of Object.entries(gradViews)) {
+        const grad = traced.grads[name]
+        if (grad === undefined || !recording.temporaries.has(grad.data)) throw new RangeError(`the step computes no gradient for ${name}`)
+        bindings.set(grad.data, view.data)
       }
-    },
+      // The running statistics after the step replace those before it, in place.
+      for (const [name, after] of Object.entries(layerBuffers(traced.model.net))) {
+        const before = runningViews[name]!.data
+        if (after.data !== before) bindings.set(after.data, before)
+      }
+      if (recording.valued.length !== 1) throw new RangeError('the step must compute exactly one loss')
+      const program = compileProgram(kernels, recording.calls, recording.temporaries, bindings, recording.valued[0]!, {
+        inputs: new Set(placeholders.map((p) => p.ids)), place, ...(options.profile === undefined ? {} : { wrap: options.profile }),
+      })
+      const slotsOfInputs = placeholders.map(({ ids, what }) =>
+        ({ at: program.offsetOf(ids), count: ids.length, bound: idBound(recording.calls, ids), what }))
+      return (inputs) => {
+        slotsOfInputs.forEach(({ at, count, bound, what }, i) => {
+          const values = inputs[i]!
+          if (values.length !== count) throw new RangeError(`${values.length} ${what}s where the step takes ${count}`)
+          // The compiled kernels index memory with these unchecked.
+          inRange(what, values, bound)
+          if (at !== undefined) new Int32Array(arena.buffer(), at, count).set(values)
+        })
+        return program.run()
+      }
+    }
 
-    dispose() {
-      if (disposed) return
-      disposed = true
-      free()
-    },
+    const stepOf = makeStep(compile)
+    let step = state.step
+    let disposed = false
+    return {
+      step(batch) {
+        if (disposed) throw new Error('the session was disposed')
+        const loss = stepOf(batch)
+        optimizer.updateInPlace(kernels, step, params.all(), grads.all(), slots.map((s) => s.all()), params.count)
+        step += 1
+        return loss
+      },
+
+      snapshot() {
+        return {
+          model: withParameters(model, { ...copies(params.views()), ...copies(running.views()) }),
+          state: { step, slots: Object.fromEntries(optimizer.slotNames.map((slot, s) => [slot, copies(slots[s]!.views())])) },
+        }
+      },
+
+      dispose() {
+        if (disposed) return
+        disposed = true
+        arena.reset(mark)
+      },
+    }
+  } catch (e) {
+    arena.reset(mark)
+    throw e
   }
 }

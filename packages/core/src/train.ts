@@ -5,6 +5,7 @@
 import { type Batch, type Examples, allExamples } from './data.js'
 import type { Kernels } from './kernels/kernels.js'
 import type { Named } from './layers/layer.js'
+import { packWords, sequenceGradients, type WordBatch } from './sequence.js'
 import { backward } from './layers/sequential.js'
 import { crossEntropy, crossEntropyBackward } from './loss.js'
 import { type Model, modelForward, trainableParameters, withParameters } from './model.js'
@@ -40,18 +41,25 @@ export const gradients = (kernels: Kernels, model: Model, batch: Batch): Gradien
   return { loss, grads, model: out.layer }
 }
 
+/** A pure training step from a way to compute the gradients: one optimizer update, its working memory reclaimed as it returns. */
+const stepWith = <B>(compute: (kernels: Kernels, model: Model, batch: B) => Gradients) =>
+  (kernels: Kernels, model: Model, optimizer: Optimizer, state: OptimizerState, batch: B): StepResult =>
+    kernels.scope(() => {
+      const { loss, grads, model: after } = compute(kernels, model, batch)
+      const [params, next] = optimizer.update(trainableParameters(model), grads, state)
+      return { model: withParameters(after, params), state: next, loss }
+    })
+
 /**
  * Forward in train mode, cross-entropy, backward, one optimizer update. The
  * working memory it takes from the kernels is reclaimed before it returns.
  */
-export const trainStep = (
-  kernels: Kernels, model: Model, optimizer: Optimizer, state: OptimizerState, batch: Batch,
-): StepResult =>
-  kernels.scope(() => {
-    const { loss, grads, model: after } = gradients(kernels, model, batch)
-    const [params, next] = optimizer.update(trainableParameters(model), grads, state)
-    return { model: withParameters(after, params), state: next, loss }
-  })
+export const trainStep: (kernels: Kernels, model: Model, optimizer: Optimizer, state: OptimizerState, batch: Batch) => StepResult =
+  stepWith(gradients)
+
+/** `trainStep` in the sequence view, on a batch of whole words (`sequence.ts`). */
+export const trainWordsStep: (kernels: Kernels, model: Model, optimizer: Optimizer, state: OptimizerState, batch: WordBatch) => StepResult =
+  stepWith((kernels, model, batch: WordBatch) => sequenceGradients(kernels, model, packWords(batch)))
 
 /** Mean cross-entropy of a batch in eval mode. */
 export const batchLoss = (kernels: Kernels, model: Model, batch: Batch): number =>
@@ -85,30 +93,40 @@ export const evaluate = (kernels: Kernels, model: Model, data: Examples, options
 
 /**
  * A training run's working state: it owns the current model and optimizer
- * state and advances them one minibatch at a time. Implementations may keep
+ * state and advances them one batch at a time (minibatches of examples, or
+ * `WordBatch`es in the sequence view). Implementations may keep
  * preallocated buffers and update them in place (the values they hand out
  * through `snapshot` are copies, never mutated afterwards), so a loop written
  * against this interface runs on any backend.
  */
-export interface TrainingSession {
+export interface TrainingSession<B = Batch> {
   /** One step (forward, loss, backward, update) on the batch; returns the loss before the update. */
-  step(batch: Batch): number
+  step(batch: B): number
   /** The current model and optimizer state as immutable values. */
   snapshot(): { readonly model: Model; readonly state: OptimizerState }
   /** Releases what the session holds (buffers in a backend's memory). */
   dispose(): void
 }
 
-/** A session over the pure `trainStep`: works with any kernels. */
-export const pureSession = (kernels: Kernels, model: Model, optimizer: Optimizer, state: OptimizerState): TrainingSession => {
-  let current = { model, state }
-  return {
-    step(batch) {
-      const result = trainStep(kernels, current.model, optimizer, current.state, batch)
-      current = { model: result.model, state: result.state }
-      return result.loss
-    },
-    snapshot: () => current,
-    dispose: () => undefined,
+/** A session over a pure step: works with any kernels. */
+const sessionOf = <B>(step: (kernels: Kernels, model: Model, optimizer: Optimizer, state: OptimizerState, batch: B) => StepResult) =>
+  (kernels: Kernels, model: Model, optimizer: Optimizer, state: OptimizerState): TrainingSession<B> => {
+    let current = { model, state }
+    return {
+      step(batch) {
+        const result = step(kernels, current.model, optimizer, current.state, batch)
+        current = { model: result.model, state: result.state }
+        return result.loss
+      },
+      snapshot: () => current,
+      dispose: () => undefined,
+    }
   }
-}
+
+/** A session over the pure `trainStep`: works with any kernels. */
+export const pureSession: (kernels: Kernels, model: Model, optimizer: Optimizer, state: OptimizerState) => TrainingSession =
+  sessionOf(trainStep)
+
+/** A session over the pure `trainWordsStep`, the sequence view on whole words: works with any kernels. */
+export const pureWordsSession: (kernels: Kernels, model: Model, optimizer: Optimizer, state: OptimizerState) => TrainingSession<WordBatch> =
+  sessionOf(trainWordsStep)

@@ -172,24 +172,41 @@ const alias = (input: readonly Call[], temporaries: ReadonlySet<View>): Call[] =
 export interface CompiledProgram {
   /** Runs every call; returns the value of the call at `valued` (e.g. the loss), if any. */
   run(): number
+  /** The byte offset where an input placeholder was placed (write the input there before each run); undefined when no call reads it. */
+  offsetOf(input: View): number | undefined
+}
+
+export interface CompileOptions {
+  /**
+   * Arrays the caller fills before every run (a batch's ids), given to the
+   * recording as placeholders: placed with the temporaries.
+   */
+  readonly inputs?: ReadonlySet<View>
+  /**
+   * Byte offsets for buffers of these sizes (the program's temporaries, its
+   * inputs and its scratch), addressed by offset only, so they never stop
+   * the memory from growing. Default: a new movable region of the arena for
+   * each.
+   */
+  readonly place?: (bytes: readonly number[]) => readonly number[]
+  /** Wraps each compiled call, e.g. to time it (the call's kernel and arguments are the compiled program's). */
+  readonly wrap?: (call: Call, run: () => unknown) => () => unknown
 }
 
 /**
  * Compiles recorded calls for `kernels`. `temporaries` are the placeholders
  * the recording allocated; `bindings` places some of them in the caller's
- * buffers; every other array must live in the kernels' memory. The program's
- * buffers are allocated in the arena (free them with `arena.reset` to a mark
- * taken before). `valued` is the index of the call whose value `run`
- * returns. `wrap`, when given, wraps each compiled call (to time it; the
- * call's kernel and arguments are those of the compiled program).
+ * buffers; every other array must be an input or live in the kernels'
+ * memory. `valued` is the index of the call whose value `run` returns.
  */
 export const compileProgram = (
   kernels: WasmKernels, recorded: readonly Call[], temporaries: ReadonlySet<View>, bindings: ReadonlyMap<View, View>, valued: number,
-  wrap?: (call: Call, run: () => unknown) => () => unknown,
+  options: CompileOptions = {},
 ): CompiledProgram => {
   const internals = wasmInternals(kernels)
   if (internals === undefined) throw new TypeError('compileProgram needs kernels made by createWasmKernels')
   const { exports, arena, scratchBytes } = internals
+  const inputs = options.inputs ?? new Set<View>()
   const marked = recorded.map((call, i) => (i === valued ? { ...call, valued: true } : call))
   const calls = alias(fuse(bind(marked, bindings), temporaries), temporaries)
   // Placed once and reused by every run, a temporary holds the last run's values: each must be written before it is read.
@@ -201,28 +218,31 @@ export const compileProgram = (
       }
     }
   }
-  // Offsets of the caller's buffers first: reserving may grow the memory, which detaches their views.
+  // Offsets of the caller's buffers first: placing may grow the memory, which detaches their views.
   const pointers = new Map<View, number>()
+  const own: View[] = []
   for (const call of calls) {
     for (const a of call.args) {
-      if (!ArrayBuffer.isView(a) || temporaries.has(a) || pointers.has(a)) continue
+      if (!ArrayBuffer.isView(a) || pointers.has(a) || own.includes(a)) continue
+      if (temporaries.has(a) || inputs.has(a)) {
+        own.push(a)
+        continue
+      }
       if (!kernels.owns(a)) throw new RangeError('a recorded call reads an array outside the WebAssembly memory')
       pointers.set(a, a.byteOffset)
     }
   }
-  // The program's own buffers are addressed by offset only, so they never stop the memory from growing.
-  for (const call of calls) {
-    for (const a of call.args) {
-      if (ArrayBuffer.isView(a) && !pointers.has(a)) pointers.set(a, arena.reserveMovable(a.byteLength))
-    }
-  }
-  const scratch = arena.reserveMovable(Math.max(0, ...calls.map((c) => scratchBytes(c.kernel as KernelName, c.args))))
+  const scratchSize = Math.max(0, ...calls.map((c) => scratchBytes(c.kernel as KernelName, c.args)))
+  const sizes = [...own.map((a) => a.byteLength), scratchSize]
+  const offsets = options.place === undefined ? sizes.map((bytes) => arena.reserveMovable(bytes)) : options.place(sizes)
+  own.forEach((a, i) => pointers.set(a, offsets[i]!))
+  const scratch = offsets[own.length]!
   const pointer = (array: View): number => pointers.get(array)!
   const steps = calls.map((call) => {
     const args = call.args.map((a) => (typeof a === 'boolean' ? (a ? 1 : 0) : ArrayBuffer.isView(a) ? pointer(a) : a))
     if (scratchBytes(call.kernel as KernelName, call.args) > 0) args.push(scratch)
     const bound = (exports[call.kernel] as (...p: unknown[]) => unknown).bind(undefined, ...args) as () => unknown
-    return { run: wrap === undefined ? bound : wrap(call, bound), valued: 'valued' in call }
+    return { run: options.wrap === undefined ? bound : options.wrap(call, bound), valued: 'valued' in call }
   })
   const at = steps.findIndex((s) => s.valued)
   const before = steps.slice(0, Math.max(0, at)).map((s) => s.run)
@@ -235,5 +255,6 @@ export const compileProgram = (
       for (const call of after) call()
       return result
     },
+    offsetOf: (input) => (inputs.has(input) ? pointers.get(input) : undefined),
   }
 }

@@ -4,11 +4,18 @@
  * the lecture. In row-major order the n neighbours' vectors are already
  * contiguous, so this is a reshape: no data moves, and the gradient is the
  * reverse reshape.
+ *
+ * In the sequence view (time as an axis of nodes, `sequence.ts`) the same
+ * concatenation is a dilated causal convolution's gather: the node at time t
+ * fuses the nodes below at t − (n−1)·d, …, t − d, t (d, the stride of its
+ * input: the product of the group sizes below), oldest first, which the
+ * packing lists as rows; its gradient scatters back, summing where a node
+ * feeds several.
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import { MAX_RECEPTIVE_FIELD } from '../limits.js'
-import { type Tensor, tensor } from '../tensor.js'
+import { type IndexTensor, type Tensor, tensor } from '../tensor.js'
 import type { LayerOps } from './layer.js'
 import { descriptionFields, floatInput, shapeText, sizeField } from './layer.js'
 
@@ -29,6 +36,12 @@ export interface FlattenDescription {
 
 export interface FlattenTape {
   readonly inputShape: readonly number[]
+}
+
+export interface FlattenSequenceTape {
+  /** Rows of the nodes below. */
+  readonly rows: number
+  readonly sources: IndexTensor
 }
 
 // (B, T, C) → (B, T/n, C·n), or (B, C·n) when T = n
@@ -64,4 +77,25 @@ export const flattenOps: LayerOps<FlattenConsecutive, FlattenTape, FlattenDescri
     ),
   tensorShapes: () => ({}),
   build: ({ n }) => flattenConsecutive(n),
+  sequence: {
+    // (N, C) nodes → (M, n·C): row m is the rows sources[m·n … m·n + n − 1] end to end.
+    forward(k, layer, x, stride, packing) {
+      const input = floatInput(x, 'flatten')
+      if (input.shape.length !== 2) throw new RangeError(`flatten in the sequence view expects (N, C) nodes, got ${shapeText(input.shape)}`)
+      const [rows, c] = input.shape as [number, number]
+      const sources = packing.sources(layer.n, stride)
+      const count = sources.data.length
+      const y = k.alloc(input.data, count * c)
+      k.gather(input.data, sources.data, y, count, c)
+      const tape: FlattenSequenceTape = { rows, sources }
+      return { y: tensor([count / layer.n, c * layer.n], y), tape, layer, stride: stride * layer.n }
+    },
+    backward(k, _layer, tape, dy) {
+      const { rows, sources } = tape as FlattenSequenceTape
+      const c = dy.data.length / sources.data.length
+      const dx = k.alloc(dy.data, rows * c)
+      k.scatterAdd(dy.data, sources.data, dx, sources.data.length, c, rows)
+      return { dx: tensor([rows, c], dx), grads: {} }
+    },
+  },
 }

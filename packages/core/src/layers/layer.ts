@@ -41,6 +41,32 @@ export interface Backward {
 /** Tensor shapes by name, e.g. `{ weight: [out, in], bias: [out] }`. */
 export type TensorShapes = Readonly<Record<string, readonly number[]>>
 
+/**
+ * Where the nodes of the sequence view come from (`sequence.ts`): for a
+ * fusion of `group` neighbours `dilation` time steps apart, the rows of the
+ * nodes below that each node of its level fuses, oldest first ((M·group)
+ * row indices for M nodes).
+ */
+export interface Packing {
+  sources(group: number, dilation: number): IndexTensor
+}
+
+/** A pass in the sequence view: the output nodes, and the time between neighbouring nodes at the output. */
+export interface SequencePass<L, T> extends Forward<L, T> {
+  readonly stride: number
+}
+
+/**
+ * A layer in the sequence view, where time is an axis of nodes rather than
+ * of each example: the tree's nodes are computed once each and shared by
+ * every later position that sees them.
+ */
+export interface SequenceOps<L, T> {
+  /** Nodes x (N, C) whose neighbours are `stride` steps apart → this layer's nodes. */
+  forward(kernels: Kernels, layer: L, x: Activation, stride: number, packing: Packing, mode: Mode): SequencePass<L, T>
+  backward(kernels: Kernels, layer: L, tape: T, dy: Tensor): Backward
+}
+
 export interface LayerOps<L, T, D> {
   forward(kernels: Kernels, layer: L, x: Activation, mode: Mode): Forward<L, T>
   backward(kernels: Kernels, layer: L, tape: T, dy: Tensor): Backward
@@ -66,6 +92,12 @@ export interface LayerOps<L, T, D> {
   tensorShapes(description: D): TensorShapes
   /** The described layer over the given tensors (named as `tensorShapes` names them, each of that shape). */
   build(description: D, tensors: Named): L
+  /**
+   * The layer in the sequence view. Absent for layers that act on each
+   * position alone: the sequence view runs their own forward and backward on
+   * its (N, C) matrices of nodes.
+   */
+  readonly sequence?: SequenceOps<L, unknown>
 }
 
 /** The float tensor an activation must be for layers that take no token ids. */

@@ -15,7 +15,7 @@ import { size, type Tensor } from '../tensor.js'
 import { type BatchNorm1d, type BatchNormDescription, batchNormOps } from './batchnorm.js'
 import { type Embedding, type EmbeddingDescription, embeddingOps } from './embedding.js'
 import { type FlattenConsecutive, type FlattenDescription, flattenOps } from './flatten.js'
-import type { Activation, Backward, Forward, LayerOps, Mode, Named, TensorShapes } from './layer.js'
+import type { Activation, Backward, Forward, LayerOps, Mode, Named, Packing, SequencePass, TensorShapes } from './layer.js'
 import { descriptionFields } from './layer.js'
 import { type Linear, type LinearDescription, linearOps } from './linear.js'
 import { type Tanh, type TanhDescription, tanhOps } from './tanh.js'
@@ -119,31 +119,61 @@ const parseSequential = (json: unknown): E.Either<string, SequentialDescription>
   )
 }
 
+/** One child's pass, as both views run it: the output (with what else the view threads along), its tape, the child after. */
+interface ChildPass<X> {
+  readonly out: X
+  readonly tape: unknown
+  readonly layer: Layer
+}
+
+/** Runs the children in order, each on the previous one's output; the layer after is the same value when no child changed. */
+const foldForward = <X>(layer: Sequential, x: X, pass: (child: Layer, x: X) => ChildPass<X>) => {
+  const tapes: unknown[] = []
+  const layers: Layer[] = []
+  let out = x
+  for (const child of layer.layers) {
+    const step = pass(child, out)
+    tapes.push(step.tape)
+    layers.push(step.layer)
+    out = step.out
+  }
+  const after: Sequential = layers.every((l, i) => l === layer.layers[i]) ? layer : { ...layer, layers }
+  return { out, tape: tapes as SequentialTape, layer: after }
+}
+
+/** Runs the children's gradients in reverse; each child's parameter gradients prefixed by its name. */
+const foldBackward = (layer: Sequential, tape: SequentialTape, dy: Tensor, pass: (child: Layer, tape: unknown, dy: Tensor) => Backward): Backward => {
+  const grads: Named[] = []
+  let d: Tensor | null = dy
+  for (let i = layer.layers.length - 1; i >= 0; i--) {
+    if (d === null) throw new RangeError(`no gradient flows into layer ${layer.names[i]}: token ids feed only the first layer`)
+    const out: Backward = pass(layer.layers[i]!, tape[i], d)
+    grads.push(prefixed(layer.names[i]!, out.grads))
+    d = out.dx
+  }
+  return { dx: d, grads: Object.assign({}, ...grads) }
+}
+
 const sequentialOps: LayerOps<Sequential, SequentialTape, SequentialDescription> = {
   forward(k, layer, x, mode) {
-    const tapes: unknown[] = []
-    const layers: Layer[] = []
-    let y: Activation = x
-    for (const child of layer.layers) {
-      const out = forward(k, child, y, mode)
-      tapes.push(out.tape)
-      layers.push(out.layer)
-      y = out.y
-    }
-    const after = layers.every((l, i) => l === layer.layers[i]) ? layer : { ...layer, layers }
-    return { y: y as Tensor, tape: tapes, layer: after }
+    const { out, tape, layer: after } = foldForward<Activation>(layer, x, (child, input) => {
+      const step = forward(k, child, input, mode)
+      return { out: step.y, tape: step.tape, layer: step.layer }
+    })
+    return { y: out as Tensor, tape, layer: after }
   },
 
-  backward(k, layer, tape, dy) {
-    const grads: Named[] = []
-    let d: Tensor | null = dy
-    for (let i = layer.layers.length - 1; i >= 0; i--) {
-      if (d === null) throw new RangeError(`no gradient flows into layer ${layer.names[i]}: token ids feed only the first layer`)
-      const out: Backward = backward(k, layer.layers[i]!, tape[i], d)
-      grads.push(prefixed(layer.names[i]!, out.grads))
-      d = out.dx
-    }
-    return { dx: d, grads: Object.assign({}, ...grads) }
+  backward: (k, layer, tape, dy) => foldBackward(layer, tape, dy, (child, t, d) => backward(k, child, t, d)),
+
+  sequence: {
+    forward(k, layer, x, stride, packing, mode) {
+      const { out, tape, layer: after } = foldForward(layer, { x: x as Activation, stride }, (child, input) => {
+        const step = sequenceForward(k, child, input.x, input.stride, packing, mode)
+        return { out: { x: step.y as Activation, stride: step.stride }, tape: step.tape, layer: step.layer }
+      })
+      return { y: out.x as Tensor, tape, layer: after, stride: out.stride }
+    },
+    backward: (k, layer, tape, dy) => foldBackward(layer, tape as SequentialTape, dy, (child, t, d) => sequenceBackward(k, child, t, d)),
   },
 
   parameters: (layer) => collect(layer, layerParameters),
@@ -181,6 +211,25 @@ const describedOps = <D extends LayerDescription>(description: D): LayerOps<Laye
 /** Runs any layer forward: the output, the tape for backward, and the layer after the pass. */
 export const forward = <L extends Layer>(kernels: Kernels, layer: L, x: Activation, mode: Mode): Forward<L, unknown> =>
   opsOf(layer).forward(kernels, layer, x, mode)
+
+/**
+ * Runs any layer forward in the sequence view (`sequence.ts`): on nodes x
+ * (N, C) whose neighbours are `stride` steps apart. A layer that acts on each
+ * position alone runs its own forward on the nodes.
+ */
+export const sequenceForward = <L extends Layer>(
+  kernels: Kernels, layer: L, x: Activation, stride: number, packing: Packing, mode: Mode,
+): SequencePass<L, unknown> => {
+  const ops = opsOf(layer)
+  if (ops.sequence !== undefined) return ops.sequence.forward(kernels, layer, x, stride, packing, mode)
+  return { ...ops.forward(kernels, layer, x, mode), stride }
+}
+
+/** Runs any layer backward in the sequence view, from the tape of its `sequenceForward`. */
+export const sequenceBackward = <L extends Layer>(kernels: Kernels, layer: L, tape: unknown, dy: Tensor): Backward => {
+  const ops = opsOf(layer)
+  return ops.sequence !== undefined ? ops.sequence.backward(kernels, layer, tape, dy) : ops.backward(kernels, layer, tape, dy)
+}
 
 /** Runs any layer backward from the tape of its forward pass and the gradient of its output. */
 export const backward = <L extends Layer>(kernels: Kernels, layer: L, tape: unknown, dy: Tensor): Backward =>
