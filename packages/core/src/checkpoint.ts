@@ -238,11 +238,13 @@ const history = (value: unknown): Decoded<History> =>
 const optimizerConfig = (value: unknown): Decoded<OptimizerConfig & { readonly step: number }> => {
   const bad = () => E.left(badMetadata('optimizer', 'is not a valid optimizer configuration'))
   if (!isJsonObject(value)) return bad()
-  const { lr, totalSteps, decayAt, decay, step } = value
+  const { lr, totalSteps, decayAt, decay, step, shape } = value
   if (!isFinitePositive(lr) || !isPositiveInt(totalSteps) || !isFiniteNonNegative(decayAt) || !isFiniteNonNegative(decay) || !isNonNegativeInt(step)) {
     return bad()
   }
-  const schedule = { lr, totalSteps, decayAt, decay, step }
+  // Files written before schedules had a shape used the step decay.
+  if (shape !== undefined && shape !== 'step' && shape !== 'cosine') return bad()
+  const schedule = { lr, totalSteps, decayAt, decay, step, ...(shape === undefined ? {} : { shape: shape as 'step' | 'cosine' }) }
   if (value['kind'] === 'sgd') return E.right({ kind: 'sgd', ...schedule })
   if (value['kind'] === 'adamw') {
     const { betas, eps, weightDecay } = value

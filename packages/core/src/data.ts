@@ -7,7 +7,8 @@
  * contain `.`), and is displayed as `.`.
  */
 import * as E from 'fp-ts/lib/Either.js'
-import { drawWith, type Rng } from './random.js'
+import { drawWith, integers, type Rng } from './random.js'
+import type { WordBatch } from './sequence.js'
 import { type IndexTensor, indices } from './tensor.js'
 
 /** The symbols in index order; `symbols[0]` is the boundary, `''`. */
@@ -164,6 +165,31 @@ export interface Batch {
 }
 
 /** `size` examples drawn uniformly with replacement (as torch.randint in the lecture). */
+/**
+ * Whole words for a step of the sequence view: words drawn uniformly with
+ * replacement while their outputs (n + 1 for a word of n characters) fit in
+ * `budget`. A drawn word that does not fit is left for the next step (the
+ * generator returned is the one before that draw), so the batches depend on
+ * the generator alone.
+ */
+export const wordBatch = (rng: Rng, words: readonly Int32Array[], budget: number): [WordBatch, Rng] => {
+  if (words.length === 0) throw new RangeError('no words to draw a batch from')
+  const drawn: Int32Array[] = []
+  let used = 0
+  let current = rng
+  for (;;) {
+    const [[index], next] = integers(current, 1, words.length)
+    const word = words[index!]!
+    if (used + word.length + 1 > budget) {
+      if (drawn.length > 0) return [{ words: drawn }, current]
+      throw new RangeError(`a word of ${word.length} characters does not fit in a batch of ${budget} outputs`)
+    }
+    drawn.push(word)
+    used += word.length + 1
+    current = next
+  }
+}
+
 export const minibatch = (rng: Rng, data: Examples, size: number): [Batch, Rng] => {
   if (data.count === 0) throw new RangeError('no examples to draw a batch from')
   return drawWith(rng, (draws) => {

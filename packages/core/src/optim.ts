@@ -42,18 +42,30 @@ export interface Optimizer {
 }
 
 /**
- * The lecture's step decay: `lr` for the first `decayAt`·`totalSteps`
- * updates, `lr`·`decay` after (lr 0.1, then 0.01 for the last quarter).
+ * A learning-rate schedule over `totalSteps` updates from `lr`:
+ * - `step` (the default), the lecture's step decay: `lr` for the first
+ *   `decayAt`·`totalSteps` updates, `lr`·`decay` after (lr 0.1, then 0.01
+ *   for the last quarter);
+ * - `cosine`: from `lr` down to `lr`·`decay` along half a cosine,
+ *   lr·(decay + (1 − decay)·(1 + cos(π·t / totalSteps)) / 2) at update t
+ *   (`decayAt` unused).
  */
 export interface Schedule {
   readonly lr: number
   readonly totalSteps: number
   readonly decayAt: number
   readonly decay: number
+  readonly shape?: 'step' | 'cosine'
 }
 
-export const stepDecay = (schedule: Schedule) => (step: number): number =>
-  step < schedule.decayAt * schedule.totalSteps ? schedule.lr : schedule.lr * schedule.decay
+/** The learning rate of each update under a schedule. */
+export const learningRateAt = (schedule: Schedule) => (step: number): number => {
+  if (schedule.shape === 'cosine') {
+    const t = Math.min(step, schedule.totalSteps) / schedule.totalSteps
+    return schedule.lr * (schedule.decay + ((1 - schedule.decay) * (1 + Math.cos(Math.PI * t))) / 2)
+  }
+  return step < schedule.decayAt * schedule.totalSteps ? schedule.lr : schedule.lr * schedule.decay
+}
 
 /** `updateInPlace` without its kernels: the optimizer-specific part. */
 type InPlace = Optimizer['updateInPlace']
@@ -82,7 +94,7 @@ const pureUpdate = (name: string, slotNames: readonly string[], inPlace: InPlace
 
 /** Plain SGD: p ← p − lr·g, with the schedule's learning rate. */
 export const sgd = (schedule: Schedule): Optimizer => {
-  const learningRate = stepDecay(schedule)
+  const learningRate = learningRateAt(schedule)
   const updateInPlace: InPlace = (kernels, step, params, grads, _slots, n) =>
     kernels.sgdUpdate(params, grads, learningRate(step), n)
   return {
@@ -110,7 +122,7 @@ export const adamW = (schedule: Schedule, options: AdamWOptions = {}): Optimizer
   const [beta1, beta2] = options.betas ?? [0.9, 0.999]
   const eps = options.eps ?? 1e-8
   const weightDecay = options.weightDecay ?? 0.01
-  const learningRate = stepDecay(schedule)
+  const learningRate = learningRateAt(schedule)
   const slotNames = ['m', 'v']
   const zeros = (params: Named): Named =>
     Object.fromEntries(Object.entries(params).map(([name, p]) => [name, tensor(p.shape, new Float32Array(p.data.length))]))

@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import {
-  buildVocabulary, decode, encode, examples, minibatch, parseCorpus, seeded, shuffleSplit, vocabularyFromSymbols,
+  buildVocabulary, decode, encode, examples, integers, minibatch, parseCorpus, seeded, shuffleSplit, vocabularyFromSymbols, wordBatch,
 } from '../src/index.js'
 
 describe('data', () => {
@@ -77,5 +77,26 @@ describe('data', () => {
       }),
       { numRuns: 50 },
     )
+  })
+
+  it('draws whole words that fit the budget, from the generator alone, leaving a word that does not fit for the next batch', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.integer({ min: 1, max: 5 }), { maxLength: 8 }).map((w) => Int32Array.from(w)), { minLength: 1, maxLength: 20 }),
+        fc.integer({ min: 9, max: 60 }), fc.nat(),
+        (words, budget, seed) => {
+          const [first, rng] = wordBatch(seeded(seed), words, budget)
+          const used = first.words.reduce((n, w) => n + w.length + 1, 0)
+          expect(used).toBeLessThanOrEqual(budget)
+          expect(first.words.every((w) => words.includes(w))).toBe(true)
+          expect(wordBatch(seeded(seed), words, budget)[0]).toEqual(first)
+          // The word that stopped the batch is the next batch's first.
+          const [[index]] = integers(rng, 1, words.length)
+          expect(used + words[index!]!.length + 1).toBeGreaterThan(budget)
+          expect(wordBatch(rng, words, budget)[0].words[0]).toBe(words[index!])
+        },
+      ),
+    )
+    expect(() => wordBatch(seeded(1), [Int32Array.of(1, 2, 3)], 3)).toThrow(/does not fit/)
   })
 })

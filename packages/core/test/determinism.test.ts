@@ -70,6 +70,19 @@ describe('optimizers', () => {
     expect(Array.from(next['w']!.data)).toEqual([Math.fround(0), Math.fround(3)])
   })
 
+  it('the cosine schedule falls from lr to lr·decay along half a cosine, never rising', () => {
+    fc.assert(
+      fc.property(fc.double({ min: 1e-4, max: 1, noNaN: true }), fc.integer({ min: 1, max: 10_000 }), fc.double({ min: 0, max: 1, noNaN: true }),
+        (lr, totalSteps, decay) => {
+          const rate = sgd({ lr, totalSteps, decayAt: 0.5, decay, shape: 'cosine' }).learningRate
+          expect(rate(0)).toBeCloseTo(lr, 12)
+          expect(rate(totalSteps)).toBeCloseTo(lr * decay, 12)
+          expect(rate(totalSteps / 2)).toBeCloseTo((lr + lr * decay) / 2, 12)
+          for (let t = 1; t <= totalSteps; t += Math.max(1, Math.floor(totalSteps / 50))) expect(rate(t)).toBeLessThanOrEqual(rate(t - 1))
+        }),
+    )
+  })
+
   it('AdamW matches a hand computation of its first two steps', () => {
     const optimizer = adamW({ lr: 0.01, totalSteps: 10, decayAt: 1, decay: 1 }, { weightDecay: 0.1 })
     const p0 = { w: { shape: [1], data: Float32Array.of(1) } }
