@@ -5,9 +5,9 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { encode, type UnknownCharacter, type Vocabulary } from './data.js'
 import type { Kernels } from './kernels/kernels.js'
-import { type Model, modelForward, receptiveField } from './model.js'
+import { cachedGenerator, naiveGenerator } from './generate.js'
+import type { Model } from './model.js'
 import { drawWith, type Draws, type Rng } from './random.js'
-import { indices } from './tensor.js'
 
 export interface SampleOptions {
   /** Logits are divided by it: below 1 sharpens, above 1 flattens. Default 1. */
@@ -18,6 +18,11 @@ export interface SampleOptions {
   readonly prefix?: string
   /** Words stop at this many characters (prefix included) even if the boundary never comes. Default 64. */
   readonly maxLength?: number
+  /**
+   * Recompute the whole tree for every character instead of keeping the
+   * nodes later characters reuse (`generate.ts`): the same words, slower.
+   */
+  readonly naive?: boolean
 }
 
 /**
@@ -52,9 +57,9 @@ const draw = (draws: Draws, probs: Float64Array): number => {
 }
 
 /**
- * `count` words from the model, generated side by side; the same generator
- * gives the same words. Fails only when the prefix has a character outside
- * the vocabulary.
+ * `count` words from the model, generated side by side (each a row of the
+ * generator); the same generator of random numbers gives the same words.
+ * Fails only when the prefix has a character outside the vocabulary.
  */
 export const sampleWords = (
   kernels: Kernels, model: Model, vocab: Vocabulary, rng: Rng, count: number, options: SampleOptions = {},
@@ -66,31 +71,22 @@ export const sampleWords = (
   if (!(Number.isInteger(topK) && topK >= 1)) throw new RangeError(`top-k must be a positive integer, got ${topK}`)
   const prefix = encode(vocab, options.prefix ?? '')
   if (E.isLeft(prefix)) return prefix
-  const block = receptiveField(model)
   const vocabSize = vocab.symbols.length
+  const generator = (options.naive === true ? naiveGenerator : cachedGenerator)(kernels, model, count)
+  const words = Array.from({ length: count }, () => [...prefix.right])
+  const all = words.map((_, i) => i)
+  for (const id of prefix.right) generator.push(all, new Int32Array(count).fill(id))
   return E.right(drawWith(rng, (draws) => {
-    const words = Array.from({ length: count }, () => [...prefix.right])
-    const contexts = Array.from({ length: count }, () => {
-      const context = new Int32Array(block)
-      for (const id of prefix.right) {
-        context.copyWithin(0, 1)
-        context[block - 1] = id
-      }
-      return context
-    })
-    let active = words.map((w, i) => (w.length < maxLength ? i : -1)).filter((i) => i >= 0)
+    let active = all.filter((w) => words[w]!.length < maxLength)
     while (active.length > 0) {
-      const batch = new Int32Array(active.length * block)
-      active.forEach((w, row) => batch.set(contexts[w]!, row * block))
-      const logits = kernels.scope(() => modelForward(kernels, model, indices([active.length, block], batch), 'eval').y.data)
+      const logits = generator.logits(active)
       active = active.filter((w, row) => {
-        const next = draw(draws, nextDistribution(logits.subarray(row * vocabSize, (row + 1) * vocabSize), temperature, topK))
-        if (next === 0) return false
-        words[w]!.push(next)
-        contexts[w]!.copyWithin(0, 1)
-        contexts[w]![block - 1] = next
+        const id = draw(draws, nextDistribution(logits.subarray(row * vocabSize, (row + 1) * vocabSize), temperature, topK))
+        if (id === 0) return false
+        words[w]!.push(id)
         return words[w]!.length < maxLength
       })
+      if (active.length > 0) generator.push(active, Int32Array.from(active, (w) => words[w]![words[w]!.length - 1]!))
     }
     return words.map((ids) => ids.map((id) => vocab.symbols[id]!).join(''))
   }))

@@ -43,6 +43,8 @@ export interface PackedWords extends Packing {
   readonly outputs: IndexTensor
   /** (T): what each output predicts. */
   readonly targets: IndexTensor
+  /** For a fusion of `group` nodes `dilation` steps apart, the rows each node of its level fuses (the nodes below are the table). */
+  sources(group: number, dilation: number): IndexTensor
 }
 
 /** Outputs (predictions scored) of a word of `length` characters: one per character and the final boundary. */
@@ -75,27 +77,29 @@ export const packWords = (batch: WordBatch): PackedWords => {
   tokens[boundaryRow] = BOUNDARY
   start[boundaryRow] = boundaryRow
   const made = new Map<string, IndexTensor>()
+  const sources = (group: number, dilation: number): IndexTensor => {
+    const key = `${group}×${dilation}`
+    const found = made.get(key)
+    if (found !== undefined) return found
+    // Node r at position p fuses the nodes at p − (group−1−j)·dilation, j = 0 … group−1; before 0, the boundary node.
+    const data = new Int32Array(rows * group)
+    for (let r = 0; r < rows; r++) {
+      const position = r - start[r]!
+      for (let j = 0; j < group; j++) {
+        const q = position - (group - 1 - j) * dilation
+        data[r * group + j] = r === boundaryRow || q < 0 ? boundaryRow : start[r]! + q
+      }
+    }
+    const list = indices([rows * group], data)
+    made.set(key, list)
+    return list
+  }
   return {
     tokens: indices([rows], tokens),
     outputs: indices([outputs.length], outputs),
     targets: indices([targets.length], targets),
-    sources(group, dilation) {
-      const key = `${group}×${dilation}`
-      const found = made.get(key)
-      if (found !== undefined) return found
-      // Node r at position p fuses the nodes at p − (group−1−j)·dilation, j = 0 … group−1; before 0, the boundary node.
-      const data = new Int32Array(rows * group)
-      for (let r = 0; r < rows; r++) {
-        const position = r - start[r]!
-        for (let j = 0; j < group; j++) {
-          const q = position - (group - 1 - j) * dilation
-          data[r * group + j] = r === boundaryRow || q < 0 ? boundaryRow : start[r]! + q
-        }
-      }
-      const sources = indices([rows * group], data)
-      made.set(key, sources)
-      return sources
-    },
+    sources,
+    fusion: (nodes, group, dilation) => ({ nodes, sources: sources(group, dilation) }),
   }
 }
 
@@ -129,7 +133,7 @@ export const sequenceGradients = (kernels: Kernels, model: Model, packed: Packed
 
 /** How `evaluateWords` runs. */
 export interface EvaluateWordsOptions {
-  /** Outputs per forward pass, at least (whole words; default 8192). */
+  /** Outputs per forward pass, at most (whole words; a longer word alone; default 2048: the nodes stay in the caches). */
   readonly chunk?: number
 }
 
@@ -139,7 +143,7 @@ export interface EvaluateWordsOptions {
  * (context, next character) examples.
  */
 export const evaluateWords = (kernels: Kernels, model: Model, words: readonly Int32Array[], options: EvaluateWordsOptions = {}): number => {
-  const chunk = options.chunk ?? 8192
+  const chunk = options.chunk ?? 2048
   let total = 0
   let outputs = 0
   for (let first = 0; first < words.length;) {

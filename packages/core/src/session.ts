@@ -92,19 +92,21 @@ export const leanWordsSession = (
         const fusions: (readonly [number, number])[] = []
         const run = compile((recording, live, input) => {
           const made = new Map<string, IndexTensor>()
+          const sources = (group: number, dilation: number): IndexTensor => {
+            const key = `${group}×${dilation}`
+            const known = made.get(key)
+            if (known !== undefined) return known
+            fusions.push([group, dilation])
+            const list = indices([rows * group], input(rows * group, 'source row'))
+            made.set(key, list)
+            return list
+          }
           return sequenceGradients(recording, live, {
             tokens: indices([rows], input(rows, 'token id')),
             outputs: indices([outputs], input(outputs, 'output row')),
             targets: indices([outputs], input(outputs, 'target')),
-            sources(group, dilation) {
-              const key = `${group}×${dilation}`
-              const known = made.get(key)
-              if (known !== undefined) return known
-              fusions.push([group, dilation])
-              const sources = indices([rows * group], input(rows * group, 'source row'))
-              made.set(key, sources)
-              return sources
-            },
+            sources,
+            fusion: (nodes, group, dilation) => ({ nodes, sources: sources(group, dilation) }),
           } satisfies PackedWords)
         })
         found = { run, fusions }

@@ -7,10 +7,11 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   buildVocabulary, createWasmKernels, evaluate, evaluateWords, examples, flatMlp, indices, layerParameters, modelForward, packWords, receptiveField,
-  referenceKernels as k, sequenceGradients, sequenceLogits, wavenet, withTensors, type Model,
+  referenceKernels as k, sampleWords, seeded, sequenceGradients, sequenceLogits, wavenet, withTensors, type Model,
 } from '../src/index.js'
 import { numericalGradient, relativeError, TOLERANCE } from './support/gradcheck.js'
 import { toFloat64Layer } from './support/layers.js'
+import { networkCase } from './support/stacks.js'
 
 const treeConfig = fc.record({
   levels: fc.integer({ min: 1, max: 5 }),
@@ -143,6 +144,46 @@ describe('sequence view', () => {
         }
       }),
       { numRuns: 80 },
+    )
+  })
+})
+
+describe('generation', () => {
+  const wasm = createWasmKernels()!
+  const letters = 'abcdefg'
+
+  it('gives the same samples cached as naive, for the same seed: trees of 1–6 levels, group size 2–3, with prefixes, on both backends', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          levels: fc.integer({ min: 1, max: 6 }), groupSize: fc.integer({ min: 2, max: 3 }), vocab: fc.integer({ min: 3, max: 8 }),
+          embedding: fc.integer({ min: 1, max: 4 }), hidden: fc.integer({ min: 1, max: 6 }), seed: fc.nat(),
+        }).filter((c) => c.groupSize ** c.levels <= 256),
+        fc.nat(), fc.integer({ min: 0, max: 3 }), fc.boolean(),
+        (c, seed, prefixLength, onWasm) => {
+          const model = wavenet(c)
+          const vocab = buildVocabulary([letters.slice(0, c.vocab - 1)])
+          const prefix = Array.from({ length: prefixLength }, (_, i) => letters[(seed + i) % (c.vocab - 1)]).join('')
+          const kernels = onWasm ? wasm : k
+          const options = { prefix, maxLength: 14, temperature: 1.5 }
+          const cached = sampleWords(kernels, model, vocab, seeded(seed), 6, options)
+          const naive = sampleWords(kernels, model, vocab, seeded(seed), 6, { ...options, naive: true })
+          expect(cached).toEqual(naive)
+        },
+      ),
+      { numRuns: 60 },
+    )
+  })
+
+  it('gives the same samples cached as naive for hand-built networks and flat MLPs', () => {
+    fc.assert(
+      fc.property(networkCase, fc.nat(), ({ net, vocab: classes }, seed) => {
+        const vocab = buildVocabulary([letters.slice(0, classes - 1)])
+        const model: Model = { net }
+        expect(sampleWords(k, model, vocab, seeded(seed), 5, { maxLength: 10 }))
+          .toEqual(sampleWords(k, model, vocab, seeded(seed), 5, { maxLength: 10, naive: true }))
+      }),
+      { numRuns: 40 },
     )
   })
 })

@@ -39,7 +39,7 @@ export interface FlattenTape {
 }
 
 export interface FlattenSequenceTape {
-  /** Rows of the nodes below. */
+  /** Rows of the table of nodes read (training: the nodes below). */
   readonly rows: number
   readonly sources: IndexTensor
 }
@@ -78,16 +78,16 @@ export const flattenOps: LayerOps<FlattenConsecutive, FlattenTape, FlattenDescri
   tensorShapes: () => ({}),
   build: ({ n }) => flattenConsecutive(n),
   sequence: {
-    // (N, C) nodes → (M, n·C): row m is the rows sources[m·n … m·n + n − 1] end to end.
+    // (N, C) nodes → (M, n·C): row m is the table's rows sources[m·n … m·n + n − 1] end to end.
     forward(k, layer, x, stride, packing) {
       const input = floatInput(x, 'flatten')
       if (input.shape.length !== 2) throw new RangeError(`flatten in the sequence view expects (N, C) nodes, got ${shapeText(input.shape)}`)
-      const [rows, c] = input.shape as [number, number]
-      const sources = packing.sources(layer.n, stride)
+      const c = input.shape[1]!
+      const { nodes, sources } = packing.fusion(input, layer.n, stride)
       const count = sources.data.length
       const y = k.alloc(input.data, count * c)
-      k.gather(input.data, sources.data, y, count, c)
-      const tape: FlattenSequenceTape = { rows, sources }
+      k.gather(nodes.data, sources.data, y, count, c)
+      const tape: FlattenSequenceTape = { rows: nodes.shape[0]!, sources }
       return { y: tensor([count / layer.n, c * layer.n], y), tape, layer, stride: stride * layer.n }
     },
     backward(k, _layer, tape, dy) {

@@ -42,13 +42,15 @@ export interface Backward {
 export type TensorShapes = Readonly<Record<string, readonly number[]>>
 
 /**
- * Where the nodes of the sequence view come from (`sequence.ts`): for a
- * fusion of `group` neighbours `dilation` time steps apart, the rows of the
- * nodes below that each node of its level fuses, oldest first ((M·group)
+ * Where the nodes of the sequence view come from (`sequence.ts`). For a
+ * fusion of `group` neighbours `dilation` time steps apart over the nodes x
+ * (N, C) of the level below: the table of nodes it reads (x itself when
+ * training on whole words; x with the past nodes a generator keeps) and, for
+ * each node of its level, the rows of the table it fuses, oldest first ((M·group)
  * row indices for M nodes).
  */
 export interface Packing {
-  sources(group: number, dilation: number): IndexTensor
+  fusion(x: Tensor, group: number, dilation: number): { readonly nodes: Tensor; readonly sources: IndexTensor }
 }
 
 /** A pass in the sequence view: the output nodes, and the time between neighbouring nodes at the output. */
