@@ -1,267 +1,192 @@
 /**
- * The `wavenet` command: train, sample, eval and inspect, as @effect/cli
- * commands over Effect programs. Stdout carries only each command's output;
- * logs and progress go to stderr; every failure is one line on stderr and a
- * non-zero exit code.
+ * The `wavenet` command: train, sample, eval and inspect. @effect/cli parses
+ * each command's flags, as described by the command's option struct; this
+ * module takes out the global options first (`--log-level`, `--log-format`,
+ * `--help`, `--version`, accepted before or after the command), renders help,
+ * and turns whatever @effect/cli leaves unparsed into a one-line error with
+ * the nearest option. Stdout carries only each command's output; logs and
+ * progress go to stderr; every failure is one line on stderr.
  */
-import { Command, HelpDoc, Options, ValidationError } from '@effect/cli'
-import type { FileSystem, Path } from '@effect/platform'
-import {
-  BOUNDARY_DISPLAY, evaluate, layerParameters, type Model, outputShape, parameterCount, receptiveField, sampleWords, seeded, size,
-} from '@wavenet/core'
-import asciichart from 'asciichart'
-import { Console, Effect, Logger, LogLevel, Option } from 'effect'
-import * as E from 'fp-ts/lib/Either.js'
-import { backendLayer, BackendService, type BackendName } from './backend.js'
-import { loadCheckpoint } from './checkpoints.js'
-import { encodeExamples, readCorpus } from './dataset.js'
-import { eventLoopTurn } from './event-loop.js'
-import { type CliError, oneLine, UsageError } from './errors.js'
-import * as O from './options.js'
-import { train, type TrainSummary } from './train.js'
+import { createRequire } from 'node:module'
+import { BuiltInOptions, CliConfig, CommandDescriptor as Descriptor, HelpDoc, Options, ValidationError } from '@effect/cli'
+import { Cause, Console, Effect, Exit, Logger, Option, Schema } from 'effect'
+import type { Terminal as PlatformTerminal } from '@effect/platform'
+import { type Command, type CommandServices } from './command.js'
+import { evalCommand } from './commands/eval.js'
+import { inspectCommand } from './commands/inspect.js'
+import { sampleCommand } from './commands/sample.js'
+import { trainCommand } from './commands/train.js'
+import { type CliError, ExitCode, exitCodeOf, oneLine, UsageError } from './errors.js'
+import { commandHelp, rootHelp } from './help.js'
+import { logFormats, logger, logLevelNames, logLevels } from './logging.js'
+import { choice, decodeOptions, flag, type OptionInfo, optionsOf, withDefault } from './options.js'
+import { currentTerminal } from './terminal.js'
 
-/** Writes one line of a command's output to stdout. */
-const out = (line: string) => Effect.sync(() => { process.stdout.write(`${line}\n`) })
+const SUMMARY = 'hierarchical (WaveNet-style) character-level language models'
+const { version: VERSION } = createRequire(import.meta.url)('../package.json') as { version: string }
 
-const levels: Record<O.LogLevelName, LogLevel.LogLevel> = {
-  debug: LogLevel.Debug, info: LogLevel.Info, warning: LogLevel.Warning, error: LogLevel.Error, none: LogLevel.None,
+/** What the command line runs on: the commands' services, and the terminal @effect/cli's parser asks for. */
+export type CliServices = CommandServices | PlatformTerminal.Terminal
+
+const commands: readonly Command[] = [trainCommand, sampleCommand, evalCommand, inspectCommand]
+
+/** Options of every command, taken out of the command line wherever they are. */
+const globalOptions = {
+  logLevel: withDefault(choice(...logLevelNames), 'info', 'least severe log messages shown on stderr'),
+  logFormat: withDefault(choice(...logFormats), 'auto', 'log lines for people (pretty), logfmt or JSON lines; auto is pretty on a terminal, logfmt elsewhere'),
+  help: flag('show this help', '-h'),
+  version: flag('print the version'),
 }
 
-/** Logs as logfmt lines on stderr. */
-const logging = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
-
-/** Runs a command's program on its backend, logging at the chosen level and above. */
-const withShell = <A>(
-  effect: Effect.Effect<A, CliError, BackendService | FileSystem.FileSystem | Path.Path>, backend: BackendName, level: O.LogLevelName,
-) => effect.pipe(Effect.provide(backendLayer(backend)), Logger.withMinimumLogLevel(levels[level]))
-
-/** The training-loss history as a terminal chart, averaged into at most 72 columns. */
-const plot = (history: TrainSummary['history']): string => {
-  const points = history.train.map(([, loss]) => loss)
-  const bin = Math.max(1, Math.ceil(points.length / 72))
-  const series = Array.from({ length: Math.ceil(points.length / bin) }, (_, i) => {
-    const slice = points.slice(i * bin, (i + 1) * bin)
-    return slice.reduce((a, b) => a + b, 0) / slice.length
-  })
-  return series.length < 2 ? '' : asciichart.plot(series, { height: 12, format: (x: number) => x.toFixed(3).padStart(7) })
+/** Edits from one string to another (Levenshtein distance). */
+const distance = (a: string, b: string): number => {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    previous = row
+  }
+  return previous[b.length]!
 }
 
-const train$ = Command.make(
-  'train',
-  {
-    data: O.file('data', 'training words, one per line (UTF-8); default: the built-in English first names').pipe(Options.optional),
-    val: O.file('val', 'validation words; default: split the data 80/10/10 with --seed').pipe(Options.optional),
-    arch: Options.choice('arch', ['wavenet', 'mlp'] as const).pipe(
-      Options.withDescription('architecture: wavenet, the tree of fusions, or mlp, the flat baseline (default wavenet)'), Options.optional,
-    ),
-    levels: O.count('levels', 'fusion levels of --arch wavenet; the model sees group-size^levels characters (default 3)').pipe(Options.optional),
-    groupSize: O.count('group-size', 'neighbours fused per level of --arch wavenet, at least 2 (default 2)').pipe(Options.optional),
-    context: O.count('context', 'characters of context of --arch mlp (default 8)').pipe(Options.optional),
-    embedding: O.count('embedding', 'width of a character vector (default 24)').pipe(Options.optional),
-    hidden: O.count('hidden', 'width of a fused vector (default 128)').pipe(Options.optional),
-    steps: O.count('steps', 'total training steps, counting those of --resume (default 200000)').pipe(Options.withDefault(200_000)),
-    batch: O.count('batch', 'examples per step, at least 2 (default 32)').pipe(Options.withDefault(32)),
-    optimizer: Options.choice('optimizer', ['sgd', 'adamw'] as const).pipe(Options.withDescription('optimizer (default sgd)'), Options.optional),
-    lr: O.positiveNumber('lr', 'learning rate (default 0.1 for sgd, 3e-3 for adamw)').pipe(Options.optional),
-    lrDecayAt: O.fractionNumber('lr-decay-at', 'fraction of the steps after which the learning rate decays (default 0.75)').pipe(Options.optional),
-    lrDecay: O.nonNegativeNumber('lr-decay', 'factor applied to the learning rate at --lr-decay-at (default 0.1)').pipe(Options.optional),
-    weightDecay: O.nonNegativeNumber('weight-decay', 'AdamW weight decay (default 0.01)').pipe(Options.optional),
-    seed: O.seed('seed of the initialisation, the split and the minibatches (default 42; on --resume, the checkpoint\'s)').pipe(Options.optional),
-    evalEvery: O.count('eval-every', 'steps between validation losses (default: a tenth of the steps)').pipe(Options.optional),
-    saveEvery: O.count('save-every', 'steps between checkpoints, and one at the end (default 10000)').pipe(Options.withDefault(10_000)),
-    out: O.file('out', 'checkpoint to write (default model.safetensors; on --resume, the file resumed from)').pipe(Options.optional),
-    force: Options.boolean('force').pipe(Options.withDescription('replace an existing --out')),
-    resume: O.file('resume', 'continue the run saved in this checkpoint, up to --steps in total (same data flags)').pipe(Options.optional),
-    backend: O.backend,
-    logLevel: O.logLevel,
-    json: O.json,
-  },
-  (o) => {
-    const config = {
-      ...Option.isSome(o.data) ? { data: o.data.value } : {},
-      ...Option.isSome(o.val) ? { val: o.val.value } : {},
-      ...Option.isSome(o.arch) ? { arch: o.arch.value } : {},
-      ...Option.isSome(o.levels) ? { levels: o.levels.value } : {},
-      ...Option.isSome(o.context) ? { context: o.context.value } : {},
-      ...Option.isSome(o.groupSize) ? { groupSize: o.groupSize.value } : {},
-      ...Option.isSome(o.embedding) ? { embedding: o.embedding.value } : {},
-      ...Option.isSome(o.hidden) ? { hidden: o.hidden.value } : {},
-      ...Option.isSome(o.optimizer) ? { optimizer: o.optimizer.value } : {},
-      ...Option.isSome(o.lr) ? { lr: o.lr.value } : {},
-      ...Option.isSome(o.weightDecay) ? { weightDecay: o.weightDecay.value } : {},
-      ...Option.isSome(o.resume) ? { resume: o.resume.value } : {},
-      ...Option.isSome(o.lrDecayAt) ? { lrDecayAt: o.lrDecayAt.value } : {},
-      ...Option.isSome(o.lrDecay) ? { lrDecay: o.lrDecay.value } : {},
-      ...Option.isSome(o.seed) ? { seed: o.seed.value } : {},
-      ...Option.isSome(o.out) ? { out: o.out.value } : {},
-      steps: o.steps, batch: o.batch, force: o.force,
-      evalEvery: Option.getOrElse(o.evalEvery, () => Math.max(1, Math.ceil(o.steps / 10))), saveEvery: o.saveEvery,
-      samples: 10,
+/** ", did you mean X?" for the nearest of `candidates` within two edits or a third of the word, else nothing. */
+const suggestion = (word: string, candidates: readonly string[]): string => {
+  const [nearest] = candidates.map((c) => ({ c, d: distance(word, c) })).sort((x, y) => x.d - y.d)
+  return nearest !== undefined && nearest.d <= Math.max(2, Math.floor(word.length / 3)) ? `; did you mean ${nearest.c}?` : ''
+}
+
+/** The global options' text, and the command line without them. */
+const takeGlobals = (args: readonly string[]): Effect.Effect<{ readonly input: Record<string, unknown>; readonly rest: string[] }, UsageError> => {
+  const options = optionsOf(globalOptions)
+  const input: Record<string, unknown> = {}
+  const rest: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if (arg === '--') {
+      rest.push(...args.slice(i))
+      break
     }
-    const program = Effect.gen(function* () {
-      if (Option.isSome(o.groupSize) && o.groupSize.value < 2) return yield* Effect.fail(new UsageError({ message: '--group-size must be at least 2' }))
-      const summary = yield* train(config)
-      if (o.json) {
-        const { history: _history, model: _model, vocab: _vocab, ...fields } = summary
-        return yield* out(JSON.stringify(fields))
-      }
-      const chart = plot(summary.history)
-      if (chart !== '') yield* out(`training loss\n${chart}\n`)
-      yield* out(`steps ${summary.steps}   parameters ${summary.parameters}   receptive field ${summary.receptiveField}   backend ${summary.backend}`)
-      yield* out(`train loss ${summary.trainLoss.toFixed(4)}   val loss ${summary.valLoss.toFixed(4)}`)
-      yield* out(`${summary.msPerStep.toFixed(3)} ms/step   ${summary.trainSeconds.toFixed(1)} s training   checkpoint ${summary.checkpoint}\n`)
-      yield* out('samples:')
-      for (const word of summary.samples) yield* out(`  ${word}`)
-    })
-    return withShell(program, o.backend, o.logLevel)
-  },
-).pipe(Command.withDescription('train a model on a file of words (or the built-in names) and save a checkpoint'))
-
-/** Words sampled per batch of `sample`. */
-const SAMPLE_CHUNK = 1024
-
-const sample$ = Command.make(
-  'sample',
-  {
-    model: O.file('model', 'checkpoint to sample from'),
-    count: O.count('n', 'number of words (default 20)').pipe(Options.withDefault(20)),
-    temperature: O.positiveNumber('temperature', 'below 1 sharpens the distribution, above 1 flattens it (default 1)').pipe(Options.withDefault(1)),
-    topK: O.count('top-k', 'draw only among the K most likely characters').pipe(Options.optional),
-    seed: O.seed('seed of the draws (default: a new one each run)').pipe(Options.optional),
-    prefix: Options.text('prefix').pipe(Options.withDescription('every word starts with this text'), Options.withDefault('')),
-    maxLength: O.count('max-length', 'longest word, prefix included (default 64)').pipe(Options.withDefault(64)),
-    backend: O.backend,
-    logLevel: O.logLevel,
-    json: O.json,
-  },
-  (o) =>
-    withShell(Effect.gen(function* () {
-      if ([...o.prefix].length > o.maxLength) {
-        return yield* Effect.fail(new UsageError({ message: `--prefix is longer than --max-length ${o.maxLength}` }))
-      }
-      const checkpoint = yield* loadCheckpoint(o.model)
-      const { kernels } = yield* BackendService
-      const seed = Option.getOrElse(o.seed, () => Math.floor(Math.random() * 2 ** 31))
-      const options = { temperature: o.temperature, prefix: o.prefix, maxLength: o.maxLength, ...Option.isSome(o.topK) ? { topK: o.topK.value } : {} }
-      // In chunks, printed as they come: memory stays bounded and Ctrl-C is seen between chunks.
-      let rng = seeded(seed)
-      const all: string[] = []
-      for (let done = 0; done < o.count; done += SAMPLE_CHUNK) {
-        const sampled = sampleWords(kernels, checkpoint.model, checkpoint.vocab, rng, Math.min(SAMPLE_CHUNK, o.count - done), options)
-        if (E.isLeft(sampled)) {
-          return yield* Effect.fail(new UsageError({ message: `--prefix: character ${JSON.stringify(sampled.left.character)} is not in the model's vocabulary` }))
-        }
-        const [words, next] = sampled.right
-        rng = next
-        if (o.json) all.push(...words)
-        else for (const word of words) yield* out(word)
-        yield* eventLoopTurn
-      }
-      if (o.json) yield* out(JSON.stringify({ words: all, seed }))
-    }), o.backend, o.logLevel),
-).pipe(Command.withDescription('print words sampled from a model, one per line'))
-
-const eval$ = Command.make(
-  'eval',
-  {
-    model: O.file('model', 'checkpoint to evaluate'),
-    data: O.file('data', 'words to evaluate on, one per line'),
-    backend: O.backend,
-    logLevel: O.logLevel,
-    json: O.json,
-  },
-  (o) =>
-    withShell(Effect.gen(function* () {
-      const checkpoint = yield* loadCheckpoint(o.model)
-      const corpus = yield* readCorpus(o.data)
-      const encoded = yield* encodeExamples(checkpoint.vocab, corpus.words, receptiveField(checkpoint.model), o.data, corpus.lines)
-      const { kernels } = yield* BackendService
-      const loss = evaluate(kernels, checkpoint.model, encoded)
-      if (o.json) return yield* out(JSON.stringify({ loss, examples: encoded.count }))
-      yield* out(`loss ${loss.toFixed(4)} over ${encoded.count} examples`)
-    }), o.backend, o.logLevel),
-).pipe(Command.withDescription('mean cross-entropy of a model over every (context, next character) example of a file'))
-
-/**
- * The layer table of a model: each top-level layer's name, kind, output
- * shape and parameter count. Shapes follow from the layers' own shape rules
- * for a batch of one, shown as B (no layer kind changes the batch axis).
- */
-const layerTable = (model: Model) => {
-  let shape: readonly number[] = [1, receptiveField(model)]
-  return model.net.layers.map((layer, i) => {
-    shape = outputShape(layer, shape)
-    const parameters = Object.values(layerParameters(layer)).reduce((n, t) => n + size(t.shape), 0)
-    return { name: model.net.names[i]!, kind: layer.kind, output: ['B', ...shape.slice(1)].join('×'), parameters }
-  })
+    const [name, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined]
+    const option = options.find((o) => o.flag === name || o.alias === name)
+    if (option === undefined) rest.push(arg)
+    else if (option.placeholder === undefined) input[option.key] = true
+    else {
+      const value = inline ?? args[++i]
+      if (value === undefined) return Effect.fail(new UsageError({ message: `${option.flag} needs a value` }))
+      input[option.key] = value
+    }
+  }
+  return Effect.succeed({ input, rest })
 }
 
-const inspect$ = Command.make(
-  'inspect',
-  { model: O.file('model', 'checkpoint to describe'), json: O.json },
-  (o) =>
-    Effect.gen(function* () {
-      const checkpoint = yield* loadCheckpoint(o.model)
-      const config = checkpoint.model.config
-      const layers = layerTable(checkpoint.model)
-      const summary = {
-        parameters: parameterCount(checkpoint.model),
-        receptiveField: receptiveField(checkpoint.model),
-        // The recipe, when a constructor built the model; null for a network composed by hand.
-        arch: config?.kind ?? null,
-        levels: config === undefined ? null : config.kind === 'wavenet' ? config.levels : 1,
-        // The flat model fuses its whole context in one level.
-        groupSize: config === undefined ? null : config.kind === 'wavenet' ? config.groupSize : config.context,
-        vocab: checkpoint.vocab.symbols.map((s) => (s === '' ? BOUNDARY_DISPLAY : s)).join(''),
-        step: checkpoint.step,
-        layers,
-        history: checkpoint.history,
-        optimizer: checkpoint.optimizer?.config.kind ?? null,
-      }
-      if (o.json) return yield* out(JSON.stringify(summary))
-      yield* out(`${'layer'.padEnd(16)}${'kind'.padEnd(11)}${'output'.padEnd(14)}parameters`)
-      for (const l of summary.layers) yield* out(`${l.name.padEnd(16)}${l.kind.padEnd(11)}${l.output.padEnd(14)}${l.parameters}`)
-      yield* out('')
-      const recipe = config === undefined ? 'composed by hand' : `${summary.arch}   levels ${summary.levels}   group size ${summary.groupSize}`
-      yield* out(`parameters ${summary.parameters}   ${recipe}   receptive field ${summary.receptiveField}`)
-      yield* out(`vocabulary (${checkpoint.vocab.symbols.length}) ${summary.vocab}`)
-      yield* out(`step ${summary.step}   optimizer ${summary.optimizer ?? 'none'}`)
-      const lastTrain = checkpoint.history.train[checkpoint.history.train.length - 1]
-      const lastVal = checkpoint.history.val[checkpoint.history.val.length - 1]
-      if (lastTrain !== undefined) yield* out(`last train loss ${lastTrain[1].toFixed(4)} (step ${lastTrain[0]})`)
-      if (lastVal !== undefined) yield* out(`last val loss ${lastVal[1].toFixed(4)} (step ${lastVal[0]})`)
-    }),
-).pipe(Command.withDescription('describe a checkpoint: layers, sizes, vocabulary, step and recorded losses'))
+/** A command's options as @effect/cli parses them: every one optional, as text, so that their decoding and errors are ours. */
+const descriptorOf = (cmd: Command) =>
+  Descriptor.make(cmd.name, Options.all(Object.fromEntries(optionsOf(cmd.options).map((o) => {
+    const name = o.flag.replace(/^-+/, '')
+    return [o.key, o.placeholder === undefined ? Options.boolean(name) : Options.optional(Options.text(name))]
+  }))))
 
-const wavenet$ = Command.make('wavenet').pipe(
-  Command.withDescription('hierarchical (WaveNet-style) character-level language models'),
-  Command.withSubcommands([train$, sample$, eval$, inspect$]),
-)
+const [first, ...others] = commands.map((c) => [c.name, descriptorOf(c)] as const)
+const root = Descriptor.make('wavenet').pipe(Descriptor.withSubcommands([first!, ...others]))
+const parserConfig = CliConfig.make({ isCaseSensitive: true })
 
-const cli = Command.run(wavenet$, { name: 'wavenet', version: '0.1.0' })
+/** What @effect/cli returns for a command's options: text, or true for a switch. */
+type Parsed = Readonly<Record<string, Option.Option<string> | boolean>>
 
-/**
- * The whole program for some arguments (as in `process.argv`). @effect/cli's
- * own multi-line reports are silenced; every failure is returned as one line.
- */
-export const run = (argv: readonly string[]) =>
-  Console.consoleWith((console) =>
-    cli(argv).pipe(
-      Effect.provide(logging),
-      Effect.withConsole({ ...console, error: () => Effect.void }),
-      Effect.catchAll((e) => {
-        const message = ValidationError.isValidationError(e) ? validationMessage(e) : e.message
-        return Effect.sync(() => process.stderr.write(`wavenet: ${message}\n`)).pipe(Effect.zipRight(Effect.fail(e)))
-      }),
-      // A bug, not bad input: still one line, and still a failure.
-      Effect.catchAllDefect((defect) => {
-        const message = defect instanceof Error ? defect.message : String(defect)
-        return Effect.sync(() => process.stderr.write(`wavenet: internal error: ${oneLine(message)}\n`)).pipe(Effect.zipRight(Effect.die(defect)))
-      }),
-    ),
-  )
+/** Parsed text as the option struct's input: numbers where the option is a number. */
+const inputOf = (options: readonly OptionInfo[], parsed: Parsed): Record<string, unknown> =>
+  Object.fromEntries(options.flatMap((o): [string, unknown][] => {
+    const raw = parsed[o.key]
+    if (raw === undefined || raw === false) return []
+    if (raw === true) return [[o.key, true]]
+    if (Option.isNone(raw)) return []
+    // Number('') is 0: blank text is no number.
+    return [[o.key, o.numeric ? (raw.value.trim() === '' ? Number.NaN : Number(raw.value)) : raw.value]]
+  }))
+
+/** The error for the first argument @effect/cli could not place. */
+const leftoverError = (cmd: Command, options: readonly OptionInfo[], [arg, next]: readonly string[]): UsageError => {
+  const name = arg!.split('=')[0]!
+  const known = options.find((o) => o.flag === name)
+  if (known !== undefined) {
+    const message = known.placeholder !== undefined && next === undefined && !arg!.includes('=') ? `${name} needs a value` : `${name} is given more than once`
+    return new UsageError({ message })
+  }
+  if (!name.startsWith('-')) return new UsageError({ message: `unexpected argument ${JSON.stringify(arg)}: wavenet ${cmd.name} takes options only` })
+  const flags = [...options, ...optionsOf(globalOptions)].map((o) => o.flag)
+  return new UsageError({ message: `unknown option ${name} for wavenet ${cmd.name}${suggestion(name, flags)}` })
+}
 
 /** @effect/cli's report of a bad command line, as one plain line. */
 const validationMessage = (e: ValidationError.ValidationError): string =>
   // eslint-disable-next-line no-control-regex
   'error' in e ? oneLine(HelpDoc.toAnsiText(e.error).replace(/\x1b\[[0-9;]*m/g, '')) : 'invalid command line'
+
+/** Shell completions, the one built-in option of @effect/cli kept. */
+const completions = (shell: BuiltInOptions.BuiltInOptions.ShellType) =>
+  (shell === 'fish' ? Descriptor.getFishCompletions(root, 'wavenet') : shell === 'zsh' ? Descriptor.getZshCompletions(root, 'wavenet') : Descriptor.getBashCompletions(root, 'wavenet'))
+    .pipe(Effect.flatMap((lines) => Console.log(lines.join('\n'))))
+
+/** Parses a command line without its global options and runs the command it names. */
+const dispatch = (args: readonly string[]): Effect.Effect<void, CliError, CliServices> =>
+  Effect.gen(function* () {
+    const [name] = args
+    if (name === undefined) {
+      return yield* Effect.fail(new UsageError({ message: `a command is needed: ${commands.map((c) => c.name).join(', ')} (wavenet --help explains them)` }))
+    }
+    if (!name.startsWith('-') && !commands.some((c) => c.name === name)) {
+      return yield* Effect.fail(new UsageError({ message: `unknown command ${JSON.stringify(name)}${suggestion(name, commands.map((c) => c.name))}` }))
+    }
+    const directive = yield* Descriptor.parse(root, ['wavenet', ...args], parserConfig).pipe(
+      Effect.mapError((e) => new UsageError({ message: validationMessage(e) })),
+    )
+    // --help, --version and --log-level never reach here: they are global options, taken out first.
+    if (directive._tag === 'BuiltIn') {
+      return yield* BuiltInOptions.isShowCompletions(directive.option)
+        ? completions(directive.option.shellType)
+        : Effect.fail(new UsageError({ message: "@effect/cli's wizard is not supported: wavenet --help lists the commands" }))
+    }
+    const subcommand = Option.getOrUndefined(directive.value.subcommand)
+    const cmd = commands.find((c) => c.name === subcommand?.[0])
+    if (subcommand === undefined || cmd === undefined) {
+      return yield* Effect.fail(new UsageError({ message: `expected a command before ${args[0]}: ${commands.map((c) => c.name).join(', ')}` }))
+    }
+    const options = optionsOf(cmd.options)
+    if (directive.leftover.length > 0) return yield* Effect.fail(leftoverError(cmd, options, directive.leftover))
+    yield* cmd.run(inputOf(options, (subcommand[1] as { readonly options: Parsed }).options))
+  })
+
+/**
+ * The whole program for some arguments (as in `process.argv`): every failure
+ * is reported as one line on stderr and returned for its exit code.
+ */
+export const run = (argv: readonly string[]): Effect.Effect<void, CliError, CliServices> =>
+  Effect.gen(function* () {
+    const terminal = yield* currentTerminal
+    const { input, rest } = yield* takeGlobals(argv.slice(2))
+    const { value: globals } = yield* decodeOptions(Schema.Struct(globalOptions), input)
+    if (globals.help) {
+      const named = rest.find((arg) => commands.some((c) => c.name === arg))
+      const cmd = commands.find((c) => c.name === named)
+      return yield* Console.log(cmd === undefined ? rootHelp(SUMMARY, commands, globalOptions, terminal) : commandHelp(cmd, globalOptions, terminal))
+    }
+    if (globals.version) return yield* Console.log(VERSION)
+    yield* dispatch(rest).pipe(
+      Effect.provide(Logger.replace(Logger.defaultLogger, logger(globals.logFormat, terminal))),
+      Logger.withMinimumLogLevel(logLevels[globals.logLevel]),
+    )
+  }).pipe(
+    Effect.tapError((e) => Console.error(`wavenet: ${e.message}`)),
+    // A bug, not bad input: still one line, and still a failure.
+    Effect.tapDefect((cause) => {
+      const defect = Cause.squash(cause)
+      return Console.error(`wavenet: internal error: ${oneLine(defect instanceof Error ? defect.message : String(defect))}`)
+    }),
+  )
+
+/** The exit code of a run: 0, 1 for a failure, 2 for a bad command line, 130 when interrupted. */
+export const exitCode = (exit: Exit.Exit<unknown, unknown>): number => {
+  if (Exit.isSuccess(exit)) return ExitCode.success
+  if (Cause.isInterruptedOnly(exit.cause)) return ExitCode.interrupted
+  return Option.match(Cause.failureOption(exit.cause), { onNone: () => ExitCode.failure, onSome: exitCodeOf })
+}

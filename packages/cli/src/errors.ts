@@ -5,7 +5,7 @@
  */
 import { Data } from 'effect'
 
-/** A bad option value or combination. */
+/** A bad command line: an unknown option, a value out of range, options that contradict each other or a checkpoint. */
 export class UsageError extends Data.TaggedError('UsageError')<{ readonly message: string }> {}
 
 /** A file that cannot be read or written. */
@@ -24,6 +24,12 @@ export class DivergedError extends Data.TaggedError('DivergedError')<{ readonly 
 export class BackendError extends Data.TaggedError('BackendError')<{ readonly message: string }> {}
 
 export type CliError = UsageError | FileError | DataError | CheckpointError | DivergedError | BackendError
+
+/** Exit codes, as argparse and clap use them (130 is the shell's code for Ctrl-C). */
+export const ExitCode = { success: 0, failure: 1, usage: 2, interrupted: 130 } as const
+
+/** The exit code of a failure: 2 for a bad command line, 1 for anything else. */
+export const exitCodeOf = (error: unknown): number => (error instanceof UsageError ? ExitCode.usage : ExitCode.failure)
 
 /** One line: newlines and runs of white space folded into single spaces. */
 export const oneLine = (text: string): string => text.replace(/\s+/g, ' ').trim()

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /**
- * The `wavenet` executable. Exit codes: 0 success, 1 failure (one line on
- * stderr), 130 interrupted (after saving what a running command had).
+ * The `wavenet` executable. Exit codes: 0 success, 1 failure, 2 a bad command
+ * line (one line on stderr for both), 130 interrupted (after saving what a
+ * running command had).
  */
 import { NodeContext, NodeRuntime } from '@effect/platform-node'
-import { Cause, Effect, Exit } from 'effect'
-import { run } from './cli.js'
+import { Effect } from 'effect'
+import { exitCode, run } from './cli.js'
+import { withNodeTerminal } from './terminal.js'
 
 // Run as `pnpm wavenet …`, the process starts in the repository root: resolve the user's relative
 // paths from the folder they ran pnpm in instead.
@@ -18,11 +20,11 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e
 })
 
-run(process.argv).pipe(
+withNodeTerminal(run(process.argv)).pipe(
   Effect.provide(NodeContext.layer),
   NodeRuntime.runMain({
     disableErrorReporting: true,
     disablePrettyLogger: true,
-    teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? 0 : Cause.isInterruptedOnly(exit.cause) ? 130 : 1),
+    teardown: (exit, onExit) => onExit(exitCode(exit)),
   }),
 )

@@ -8,7 +8,7 @@ import { NodeContext } from '@effect/platform-node'
 import { availableModes, createGpuKernels } from '@wavenet/gpu'
 import { Effect, Exit, Fiber } from 'effect'
 import { describe, expect, it } from 'vitest'
-import { backendLayer, type GpuOpener, train, type TrainConfig } from '../src/index.js'
+import { backendLayer, type GpuOpener, train, type TrainOptions } from '../src/index.js'
 import { file, lastJson, scratch, TINY, wavenet, WORDS } from './support.js'
 
 const headlessAvailable = (await availableModes()).some((m) => m.mode === 'headlessgl' && m.available)
@@ -24,12 +24,12 @@ const spied = () => {
   return { events, open }
 }
 
-const config = (dir: string, overrides: Partial<TrainConfig> = {}): TrainConfig => ({
+const config = (dir: string, overrides: Partial<TrainOptions> = {}): TrainOptions => ({
   data: file(dir, 'words.txt', WORDS), levels: 2, embedding: 4, hidden: 8, steps: 20, batch: 8, lrDecayAt: 0.75, lrDecay: 0.1,
   seed: 1, evalEvery: 1000, saveEvery: 1000, out: join(dir, 'model.safetensors'), samples: 1, ...overrides,
 })
 
-const runTrain = (c: TrainConfig, open: GpuOpener) =>
+const runTrain = (c: TrainOptions, open: GpuOpener) =>
   train(c).pipe(Effect.provide(backendLayer('gpu:cpu', open)), Effect.provide(NodeContext.layer))
 
 describe('the GPU backend as a resource', () => {

@@ -13,7 +13,7 @@ import { Effect, Fiber, Layer } from 'effect'
 import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
-import { backendLayer, train, type TrainConfig, writeAtomically } from '../src/index.js'
+import { backendLayer, train, type TrainOptions, writeAtomically } from '../src/index.js'
 import { file, scratch, WORDS } from './support.js'
 
 const load = (path: string): Checkpoint => {
@@ -25,7 +25,7 @@ const load = (path: string): Checkpoint => {
 const bits = (c: Checkpoint): Record<string, number[]> =>
   Object.fromEntries(Object.entries(parameters(c.model)).map(([name, t]) => [name, Array.from(new Uint32Array(Float32Array.from(t.data).buffer))]))
 
-const base = (dir: string, overrides: Partial<TrainConfig> = {}): TrainConfig & { readonly out: string } => ({
+const base = (dir: string, overrides: Partial<TrainOptions> = {}): TrainOptions & { readonly out: string } => ({
   data: file(dir, 'words.txt', WORDS), levels: 2, embedding: 5, hidden: 12, steps: 60, batch: 8, lrDecayAt: 0.75, lrDecay: 0.1,
   seed: 3, evalEvery: 1000, saveEvery: 1000, out: join(dir, 'model.safetensors'), samples: 2, ...overrides,
 })

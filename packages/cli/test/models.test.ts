@@ -98,7 +98,7 @@ describe('train --arch', () => {
       [['--context', '8'], /--context applies to --arch mlp only/],
       [['--arch', 'mlp', '--levels', '2'], /--levels applies to --arch wavenet only/],
       [['--arch', 'mlp', '--group-size', '3'], /--group-size applies to --arch wavenet only/],
-      [['--arch', 'tree'], /one of the following cases: wavenet, mlp/],
+      [['--arch', 'tree'], /--arch must be one of wavenet, mlp, not "tree"/],
     ]
     const runs = await Promise.all(cases.map(([flags]) => wavenet(['train', ...short, '--hidden', '16', ...flags, '--out', join(dir, 'refused.safetensors')])))
     runs.forEach((r, i) => expectRefused(r, cases[i]![1]))

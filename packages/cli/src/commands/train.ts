@@ -1,0 +1,34 @@
+/** `wavenet train`: the training configuration's options, a backend, and the run's summary on stdout. */
+import { Console, Effect } from 'effect'
+import { backendOption, command, jsonOption, onBackend } from '../command.js'
+import { lossPlot } from '../plot.js'
+import { currentTerminal } from '../terminal.js'
+import { train } from '../train.js'
+import { TrainConfig } from '../train-config.js'
+
+export const trainCommand = command({
+  name: 'train',
+  summary: 'train a model on a file of words (or the built-in names) and save a checkpoint',
+  options: { ...TrainConfig.fields, backend: backendOption, json: jsonOption },
+  examples: [
+    'wavenet train --steps 20000',
+    'wavenet train --data words.txt --val held-out.txt --arch mlp --context 8 --out mlp.safetensors',
+    'wavenet train --resume model.safetensors --steps 400000',
+  ],
+  // The training options go on as given, so that on --resume only those given are checked against the checkpoint.
+  run: ({ value, given }) => onBackend(value.backend, Effect.gen(function* () {
+    const summary = yield* train(given)
+    if (value.json) {
+      const { history: _history, model: _model, vocab: _vocab, ...fields } = summary
+      return yield* Console.log(JSON.stringify(fields))
+    }
+    const terminal = yield* currentTerminal
+    const plot = lossPlot(summary.history, terminal.columns, terminal.stdoutColor)
+    if (plot.length > 0) yield* Console.log(`${plot.join('\n')}\n`)
+    yield* Console.log(`steps ${summary.steps}   parameters ${summary.parameters}   receptive field ${summary.receptiveField}   backend ${summary.backend}`)
+    yield* Console.log(`train loss ${summary.trainLoss.toFixed(4)}   val loss ${summary.valLoss.toFixed(4)}`)
+    yield* Console.log(`${summary.msPerStep.toFixed(3)} ms/step   ${summary.trainSeconds.toFixed(1)} s training   checkpoint ${summary.checkpoint}\n`)
+    yield* Console.log('samples:')
+    for (const word of summary.samples) yield* Console.log(`  ${word}`)
+  })),
+})

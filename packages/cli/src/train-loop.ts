@@ -1,0 +1,150 @@
+/**
+ * The training loop. Minibatches come from the seeded generator; each step
+ * is batch, forward, backward, update. Every `evalEvery` steps the validation
+ * loss is logged; every `saveEvery` steps a checkpoint is written atomically.
+ * A loss that is not finite stops training with an error naming the step and
+ * leaves the last good checkpoint in place. Interrupted (Ctrl-C, SIGTERM), a
+ * run writes a checkpoint of the last completed step before it stops.
+ */
+import type { FileSystem, Path } from '@effect/platform'
+import { type Checkpoint, evaluate, minibatch, type Rng, type TrainingSession } from '@wavenet/core'
+import { Console, Effect } from 'effect'
+import type { Backend } from './backend.js'
+import { saveCheckpoint } from './checkpoints.js'
+import { DivergedError, type FileError } from './errors.js'
+import { eventLoopTurn } from './event-loop.js'
+import type { Progress } from './progress.js'
+import type { Start } from './train-start.js'
+
+/** What a run's loop works with, fixed for the run. */
+export interface Run {
+  readonly backend: Backend
+  readonly session: TrainingSession
+  readonly start: Start
+  /** The checkpoint written. */
+  readonly out: string
+  readonly steps: number
+  readonly batch: number
+  readonly evalEvery: number
+  readonly saveEvery: number
+  readonly progress: Progress
+}
+
+/**
+ * The loop's state, one record. Chunks of steps advance it in place (a run
+ * takes up to millions of steps), and the interruption handler reads it to
+ * save the last completed step.
+ */
+export interface LoopState {
+  step: number
+  rng: Rng
+  /** The step of the last checkpoint written, if any. */
+  saved: number | undefined
+  readonly history: { readonly train: (readonly [number, number])[]; readonly val: (readonly [number, number])[] }
+  /** Milliseconds of each whole step. */
+  readonly times: number[]
+  /** Milliseconds spent in steps, evaluation and saving excluded. */
+  trainMs: number
+  /** Sum and count of the minibatch losses since the last point of the history. */
+  intervalLoss: number
+  intervalSteps: number
+}
+
+/** Points of the training-loss history in a run. */
+const HISTORY_POINTS = 200
+/** Steps run between two checks for interruption and progress updates, at most (about 50 ms). */
+const CHUNK_MS = 50
+
+/** The state at the start of a run. */
+export const initialState = (start: Start): LoopState => ({
+  step: start.step, rng: start.rng, saved: undefined, history: { train: [...start.history.train], val: [...start.history.val] },
+  times: [], trainMs: 0, intervalLoss: 0, intervalSteps: 0,
+})
+
+const checkpointOf = (run: Run, state: LoopState): Checkpoint => {
+  const { model, state: optimizerState } = run.session.snapshot()
+  const { start } = run
+  return {
+    model, vocab: start.vocab, seed: start.seed, step: state.step, rng: state.rng, history: state.history,
+    optimizer: { config: start.optimizer, state: optimizerState },
+  }
+}
+
+/** Writes the checkpoint of the current step. Uninterruptible: a Ctrl-C during a write lets it finish, so the file is always whole. */
+export const save = (run: Run, state: LoopState): Effect.Effect<void, FileError, FileSystem.FileSystem | Path.Path> =>
+  Effect.suspend(() => saveCheckpoint(run.out, checkpointOf(run, state))).pipe(
+    Effect.tap(() => Effect.sync(() => { state.saved = state.step })),
+    Effect.tap(() => Effect.logDebug('checkpoint saved').pipe(Effect.annotateLogs({ step: state.step, path: run.out }))),
+    Effect.uninterruptible,
+  )
+
+/** The validation loss now, recorded in the history (when finite: the history holds numbers only) and logged. */
+export const validate = (run: Run, state: LoopState): Effect.Effect<number> =>
+  Effect.suspend(() => {
+    const loss = evaluate(run.backend.kernels, run.session.snapshot().model, run.start.val)
+    if (Number.isFinite(loss)) state.history.val.push([state.step, loss])
+    return Effect.logInfo('validation').pipe(Effect.annotateLogs({ step: state.step, valLoss: Number(loss.toFixed(4)) }), Effect.as(loss))
+  })
+
+/**
+ * Runs steps until the chunk's time is up or a boundary (history point,
+ * evaluation, save, end) is reached. Returns the step whose loss was not
+ * finite, if one was not.
+ */
+const chunk = (run: Run, state: LoopState, historyEvery: number): number | undefined => {
+  const began = performance.now()
+  do {
+    const t0 = performance.now()
+    const [batch, next] = minibatch(state.rng, run.start.train, run.batch)
+    const loss = run.session.step(batch)
+    state.times.push(performance.now() - t0)
+    if (!Number.isFinite(loss)) return state.step + 1
+    state.rng = next
+    state.step++
+    state.intervalLoss += loss
+    state.intervalSteps++
+    if (state.step % historyEvery === 0 || state.step === run.steps) {
+      state.history.train.push([state.step, state.intervalLoss / state.intervalSteps])
+      state.intervalLoss = 0
+      state.intervalSteps = 0
+    }
+  } while (state.step < run.steps && state.step % historyEvery !== 0 && state.step % run.evalEvery !== 0 && state.step % run.saveEvery !== 0 &&
+    performance.now() - began < CHUNK_MS)
+  state.trainMs += performance.now() - began
+  return undefined
+}
+
+/** Trains up to `run.steps`, validating and saving on the way; the last validation and checkpoint are the caller's. */
+export const loop = (run: Run, state: LoopState): Effect.Effect<void, DivergedError | FileError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const historyEvery = Math.max(1, Math.floor(run.steps / HISTORY_POINTS))
+    while (state.step < run.steps) {
+      const before = state.step
+      const began = performance.now()
+      const diverged = chunk(run, state, historyEvery)
+      if (diverged !== undefined) {
+        yield* run.progress.done
+        const kept = state.saved === undefined ? 'no checkpoint was written' : `the last good checkpoint (${run.out}, step ${state.saved}) is untouched`
+        return yield* Effect.fail(new DivergedError({ step: diverged, message: `loss is not finite at step ${diverged}: training stopped; ${kept}` }))
+      }
+      yield* eventLoopTurn
+      const { history } = state
+      const latest = state.intervalSteps > 0 ? state.intervalLoss / state.intervalSteps : history.train[history.train.length - 1]?.[1] ?? Number.NaN
+      yield* run.progress.update(state.step, latest, (state.step - before) / Math.max((performance.now() - began) / 1000, 1e-9))
+      if (state.step % run.evalEvery === 0 && state.step < run.steps) yield* validate(run, state)
+      if (state.step % run.saveEvery === 0 && state.step < run.steps) yield* save(run, state)
+    }
+    yield* run.progress.done
+  })
+
+/**
+ * `effect`, which advances `state`, such that if it is interrupted the last
+ * completed step is saved (unless it already is) and the user is told where.
+ */
+export const savingOnInterrupt = <A, E, R>(run: Run, state: LoopState, effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(Effect.onInterrupt(() =>
+    run.progress.done.pipe(
+      Effect.zipRight(Effect.suspend(() => (state.saved === state.step ? Effect.void : save(run, state)))),
+      Effect.zipRight(Effect.suspend(() => Console.error(`wavenet: interrupted after step ${state.step}; checkpoint saved to ${run.out}`))),
+      Effect.catchAll((e) => Console.error(`wavenet: interrupted after step ${state.step}; ${e.message}`)),
+    )))
