@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { decodeCheckpoint, evaluate, examples, parseCorpus, receptiveField, referenceKernels } from '@wavenet/core'
 import * as E from 'fp-ts/lib/Either.js'
-import { file, lastJson, type Run, scratch, TINY, wavenet, WORDS } from './support.js'
+import { file, inProcess, lastJson, type Run, scratch, TINY, wavenet, WORDS } from './support.js'
 
 describe('wavenet train, sample, eval, inspect', () => {
   const dir = scratch()
@@ -56,6 +56,16 @@ describe('wavenet train, sample, eval, inspect', () => {
     expect(a.stdout.trim().split('\n')).toHaveLength(12)
     expect(a.stdout).toBe(b.stdout)
     expect(c.stdout).not.toBe(a.stdout)
+  })
+
+  it('reports the seed it drew, which draws the same words again', async () => {
+    const drawn = await wavenet(['sample', '--model', model, '-n', '8'])
+    expect(drawn.code, drawn.stderr).toBe(0)
+    const seed = /seed (\d+): --seed \1 draws these words again/.exec(drawn.stderr)?.[1]
+    expect(seed, drawn.stderr).toBeDefined()
+    const again = await wavenet(['sample', '--model', model, '-n', '8', '--seed', seed!])
+    expect(again.stdout).toBe(drawn.stdout)
+    expect(again.stderr).toBe('')
   })
 
   it('stops quietly when its reader does (`| head`)', async () => {
@@ -107,14 +117,24 @@ describe('wavenet train, sample, eval, inspect', () => {
     expect(human.stdout).toMatch(/fuse\.1\.linear\s+linear/)
   })
 
+  it('runs in-process, its output through the Console it is given', async () => {
+    const [spawned, inside] = await Promise.all([wavenet(['inspect', '--model', model]), inProcess(['inspect', '--model', model])])
+    expect(inside).toEqual({ ...spawned, signal: null })
+  })
+
   const trainedParameters = (): unknown => lastJson(trained)['parameters']
 })
 
 describe('the built-in data set', () => {
-  it('trains without --data and prints samples', async () => {
+  it('trains without --data and prints a loss plot that fits the terminal, the losses and samples', async () => {
     const dir = scratch()
-    const run = await wavenet(['train', ...TINY, '--steps', '200', '--out', join(dir, 'm.safetensors')])
+    const run = await wavenet(['train', ...TINY, '--steps', '200', '--out', join(dir, 'm.safetensors')], { env: { COLUMNS: '60' } })
     expect(run.code, run.stderr).toBe(0)
+    const [plot] = run.stdout.split('\n\n')
+    expect(plot).toMatch(/^loss by step {3}• train {3}× validation\n/)
+    expect(plot!.split('\n').filter((line) => [...line].length > 60)).toEqual([])
+    expect(plot).toMatch(/×/)
+    expect(plot).toMatch(/└┬─+┬─+┬\n +1 +\d+ +200$/)
     expect(run.stdout).toMatch(/samples:\n(  \S+\n){10}/)
     expect(run.stdout).toMatch(/val loss/)
   })
