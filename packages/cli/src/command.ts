@@ -39,11 +39,13 @@ export const command = <F extends Schema.Struct.Fields>(spec: {
   }
 }
 
+/** `--backend`: the kernels a command computes with (see `backend.ts`). */
 export const backendOption = withDefault(
   choice(...backendNames), 'wasm',
   'compute backend: wasm (WebAssembly SIMD), js (the reference kernels), gpu (gpu.js, its best mode) or gpu:MODE (a named gpu.js mode)',
 )
 
+/** `--json`: output for programs rather than people. */
 export const jsonOption = flag('print one JSON object as the last line of stdout')
 
 /** Runs a program on a backend, which lives as long as the program runs. */
