@@ -88,7 +88,7 @@ describe('data', () => {
           const [first, rng] = wordBatch(seeded(seed), words, budget)
           const used = first.words.reduce((n, w) => n + w.length + 1, 0)
           expect(used).toBeLessThanOrEqual(budget)
-          expect(first.words.every((w) => words.includes(w))).toBe(true)
+          expect(first.words.every((w) => (words as readonly Int32Array[]).includes(w))).toBe(true)
           expect(wordBatch(seeded(seed), words, budget)[0]).toEqual(first)
           // The word that stopped the batch is the next batch's first.
           const [[index]] = integers(rng, 1, words.length)

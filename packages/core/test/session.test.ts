@@ -62,7 +62,7 @@ const stepPure = (session: TrainingSession, batch: Batch): number => {
 }
 
 /** What a session holds, as bytes: every model tensor (running statistics included) and the optimizer state. */
-const held = (session: TrainingSession): unknown => {
+const held = (session: TrainingSession<Batch> | TrainingSession<WordBatch>): unknown => {
   const { model, state } = session.snapshot()
   return snapshot({ tensors: parameters(model), state })
 }
