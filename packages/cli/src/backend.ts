@@ -11,8 +11,8 @@
  *   unavailable is an error; `gpu` alone picks the best mode and says so.
  */
 import {
-  createWasmKernels, type Kernels, leanSession, type Model, type Optimizer, type OptimizerState, pureSession, referenceKernels,
-  type TrainingSession, wasmKernelsUnavailable, type WasmKernels,
+  createWasmKernels, type Kernels, leanSession, leanWordsSession, type Model, type Optimizer, type OptimizerState, pureSession,
+  pureWordsSession, referenceKernels, type TrainingSession, wasmKernelsUnavailable, type WasmKernels, type WordBatch,
 } from '@wavenet/core'
 import { Context, Effect, Layer } from 'effect'
 import { BackendError } from './errors.js'
@@ -21,8 +21,10 @@ export interface Backend {
   /** What `--json` reports: `wasm`, `js` or `gpu:<mode>`. */
   readonly name: string
   readonly kernels: Kernels
-  /** A training session on these kernels. */
+  /** A training session on these kernels, on minibatches of examples. */
   session(model: Model, optimizer: Optimizer, state: OptimizerState, batchSize: number): TrainingSession
+  /** A training session on these kernels in the sequence view, on batches of whole words. */
+  wordsSession(model: Model, optimizer: Optimizer, state: OptimizerState): TrainingSession<WordBatch>
 }
 
 export class BackendService extends Context.Tag('wavenet/Backend')<BackendService, Backend>() {}
@@ -35,6 +37,7 @@ const plain = (kernels: Kernels, name: string): Backend => ({
   name,
   kernels,
   session: (model, optimizer, state) => pureSession(kernels, model, optimizer, state),
+  wordsSession: (model, optimizer, state) => pureWordsSession(kernels, model, optimizer, state),
 })
 
 const wasm = (kernels: WasmKernels): Backend => ({
@@ -43,6 +46,7 @@ const wasm = (kernels: WasmKernels): Backend => ({
   // The lean session owns its buffers in wasm memory (the memory grows to fit them while it holds
   // nothing else) and computes the same bits as the pure step.
   session: (model, optimizer, state, batchSize) => leanSession(kernels, model, optimizer, state, batchSize),
+  wordsSession: (model, optimizer, state) => leanWordsSession(kernels, model, optimizer, state),
 })
 
 /** The part of @wavenet/gpu this module uses, so tests can supply their own opener. */

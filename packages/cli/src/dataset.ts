@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module'
 import type { FileSystem } from '@effect/platform'
-import { type Corpus, type Examples, examples, parseCorpus, type Vocabulary } from '@wavenet/core'
+import { type Corpus, encode, type Examples, examples, parseCorpus, type UnknownCharacter, type Vocabulary } from '@wavenet/core'
 import { Effect } from 'effect'
 import * as E from 'fp-ts/lib/Either.js'
 import { DataError, type FileError } from './errors.js'
@@ -39,17 +39,34 @@ export const readCorpus = (path: string): Effect.Effect<Corpus, FileError | Data
   })
 
 /**
- * The (context, next character) examples of some words, or an error naming
- * the first character outside the vocabulary and where it is: its line in
- * `source` when `lines` gives each word's line, else the word itself (words
- * that were shuffled have no line to point to).
+ * A character outside the vocabulary as an error that says where it is: its
+ * line in `source` when `lines` gives each word's line, else the word itself
+ * (words that were shuffled have no line to point to).
  */
+const unknownCharacter = (
+  { character, word }: UnknownCharacter, words: readonly string[], source: string, lines?: readonly number[],
+): DataError => {
+  const where = lines === undefined ? `${source}, word ${JSON.stringify(words[word])}` : `${source}, line ${lines[word]}`
+  return new DataError({ message: `${where}: character ${JSON.stringify(character)} is not in the model's vocabulary` })
+}
+
+/** The (context, next character) examples of some words, or an error naming the first character outside the vocabulary. */
 export const encodeExamples = (
   vocab: Vocabulary, words: readonly string[], block: number, source: string, lines?: readonly number[],
 ): Effect.Effect<Examples, DataError> => {
   const encoded = examples(vocab, words, block)
-  if (E.isRight(encoded)) return Effect.succeed(encoded.right)
-  const { character, word } = encoded.left
-  const where = lines === undefined ? `${source}, word ${JSON.stringify(words[word])}` : `${source}, line ${lines[word]}`
-  return Effect.fail(new DataError({ message: `${where}: character ${JSON.stringify(character)} is not in the model's vocabulary` }))
+  return E.isRight(encoded) ? Effect.succeed(encoded.right) : Effect.fail(unknownCharacter(encoded.left, words, source, lines))
+}
+
+/** Each word's token ids (for the sequence view), or an error naming the first character outside the vocabulary. */
+export const encodeWords = (
+  vocab: Vocabulary, words: readonly string[], source: string, lines?: readonly number[],
+): Effect.Effect<readonly Int32Array[], DataError> => {
+  const encoded: Int32Array[] = []
+  for (const [i, word] of words.entries()) {
+    const ids = encode(vocab, word, i)
+    if (E.isLeft(ids)) return Effect.fail(unknownCharacter(ids.left, words, source, lines))
+    encoded.push(ids.right)
+  }
+  return Effect.succeed(encoded)
 }

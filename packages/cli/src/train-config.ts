@@ -1,14 +1,17 @@
 /**
  * The training configuration: every option of a run, with its default, its
  * limits and its help, in one Schema. `wavenet train` parses and explains its
- * flags from it; `train()` decodes what a program passes with it. The
- * defaults are the lecture's recipe: SGD at lr 0.1, then 0.01 for the last
- * quarter of the steps.
+ * flags from it; `train()` decodes what a program passes with it. Options
+ * that depend on the mode take that mode's recipe (`RECIPES`) when absent:
+ * per example, the lecture's (SGD at lr 0.1, then 0.01 for the last quarter
+ * of the steps); in sequence mode, the recipe that reaches val 2.00 on the
+ * names fastest (the README's results).
  *
  * Limits that involve several options at once (a context too long, a model
  * too large) are checked when the run starts, against the model-size limits
  * of `@wavenet/core` that checkpoint decoding uses too.
  */
+import { ADAMW_DEFAULTS, TRAINING_MODES, type TrainingMode } from '@wavenet/core'
 import { Schema } from 'effect'
 import {
   choice, file, flag, fraction, nonNegativeNumber, optional, positiveNumber, seedNumber, wholeNumber, withDefault,
@@ -17,8 +20,15 @@ import {
 /** Each optimizer's learning rate when `--lr` is not given. */
 export const LEARNING_RATES = { sgd: 0.1, adamw: 3e-3 } as const
 
-/** AdamW's moment decay rates and epsilon: torch.optim.AdamW's, not options. */
-export const ADAMW_MOMENTS = { betas: [0.9, 0.999], eps: 1e-8 } as const
+/** Each mode's recipe for the options that depend on the mode. */
+export const RECIPES = {
+  example: { steps: 200_000, batch: 32, optimizer: 'sgd', lrSchedule: 'step', lrDecay: 0.1 },
+  sequence: { steps: 8_000, batch: 256, optimizer: 'adamw', lrSchedule: 'cosine', lrDecay: 0.02 },
+} as const satisfies Record<TrainingMode, object>
+
+/** Help for an option that takes its mode's recipe when absent. */
+const perMode = (help: string, key: keyof (typeof RECIPES)['example']): string =>
+  `${help}; absent, ${RECIPES.example[key]} per example and ${RECIPES.sequence[key]} in sequence mode`
 
 /** Validation losses in a run when `--eval-every` is not given. */
 export const VALIDATIONS_PER_RUN = 10
@@ -32,15 +42,20 @@ export const TrainConfig = Schema.Struct({
   context: withDefault(wholeNumber(), 8, 'characters of context of --arch mlp'),
   embedding: withDefault(wholeNumber(), 24, 'width of a character vector'),
   hidden: withDefault(wholeNumber(), 128, 'width of a fused vector'),
-  steps: withDefault(wholeNumber(), 200_000, 'total training steps, counting those of --resume'),
-  batch: withDefault(wholeNumber(2, 'batchnorm normalises over the batch'), 32, 'examples per step'),
-  optimizer: withDefault(choice('sgd', 'adamw'), 'sgd', 'optimizer'),
+  mode: withDefault(choice(...TRAINING_MODES), 'example',
+    'what a step trains on: example, minibatches of (context, next character) examples; sequence, whole words with each node of the tree computed once'),
+  steps: optional(wholeNumber(), perMode('total training steps, counting those of --resume', 'steps')),
+  batch: optional(wholeNumber(2, 'batchnorm normalises over the batch'),
+    perMode('examples per step; in sequence mode, target characters per step (n + 1 for a word of n), filled with whole words', 'batch')),
+  optimizer: optional(choice('sgd', 'adamw'), perMode('optimizer', 'optimizer')),
   lr: optional(positiveNumber, `learning rate; absent, ${LEARNING_RATES.sgd} for sgd and ${LEARNING_RATES.adamw} for adamw`),
-  lrDecayAt: withDefault(fraction, 0.75, 'fraction of the steps after which the learning rate decays'),
-  lrDecay: withDefault(nonNegativeNumber, 0.1, 'factor applied to the learning rate at --lr-decay-at'),
-  weightDecay: withDefault(nonNegativeNumber, 0.01, 'weight decay of --optimizer adamw'),
+  lrSchedule: optional(choice('step', 'cosine'), perMode('learning-rate schedule: step decays once at --lr-decay-at; cosine falls to lr · --lr-decay along half a cosine', 'lrSchedule')),
+  lrDecayAt: withDefault(fraction, 0.75, 'fraction of the steps after which the step schedule decays the learning rate'),
+  lrDecay: optional(nonNegativeNumber, perMode('factor of the learning rate after the decay (step) or at the end (cosine)', 'lrDecay')),
+  weightDecay: withDefault(nonNegativeNumber, ADAMW_DEFAULTS.weightDecay, 'weight decay of --optimizer adamw'),
   seed: withDefault(seedNumber, 42, "seed of the initialisation, the split and the minibatches; on --resume, the checkpoint's"),
   evalEvery: optional(wholeNumber(), `steps between validation losses; absent, --steps / ${VALIDATIONS_PER_RUN}`),
+  stopAtVal: optional(positiveNumber, 'stop at the first validation loss (nats) at or below this: time to quality'),
   saveEvery: withDefault(wholeNumber(), 10_000, 'steps between checkpoints, and one at the end'),
   out: withDefault(file, 'model.safetensors', 'checkpoint to write; on --resume, the file resumed from'),
   force: flag('replace an existing --out'),
@@ -50,6 +65,18 @@ export const TrainConfig = Schema.Struct({
 
 /** A training configuration as decoded: every option, defaults filled in. */
 export type TrainSettings = typeof TrainConfig.Type
+
+/** The settings of a run in a mode: the options its recipe decides, filled in. */
+export type RunSettings = TrainSettings & Required<Pick<TrainSettings, keyof (typeof RECIPES)['example']>>
+
+/** The settings of a run in `mode`: each option absent takes the mode's recipe. */
+export const inMode = (value: TrainSettings, mode: TrainingMode): RunSettings => {
+  const recipe = RECIPES[mode]
+  return {
+    ...value, mode, steps: value.steps ?? recipe.steps, batch: value.batch ?? recipe.batch, optimizer: value.optimizer ?? recipe.optimizer,
+    lrSchedule: value.lrSchedule ?? recipe.lrSchedule, lrDecay: value.lrDecay ?? recipe.lrDecay,
+  }
+}
 
 /** A training configuration as a program gives it: every option may be left out. */
 export type TrainOptions = typeof TrainConfig.Encoded

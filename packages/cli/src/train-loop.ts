@@ -7,7 +7,7 @@
  * run writes a checkpoint of the last completed step before it stops.
  */
 import type { FileSystem, Path } from '@effect/platform'
-import { type Checkpoint, evaluate, minibatch, type Rng, type TrainingSession } from '@wavenet/core'
+import { type Checkpoint, evaluateWords, type Model, type OptimizerState, type Rng } from '@wavenet/core'
 import { Console, Effect } from 'effect'
 import type { Backend } from './backend.js'
 import { saveCheckpoint } from './checkpoints.js'
@@ -19,13 +19,17 @@ import type { Start } from './train-start.js'
 /** What a run's loop works with, fixed for the run. */
 export interface Run {
   readonly backend: Backend
-  readonly session: TrainingSession
+  /** One step on the batch the generator draws (examples or whole words, by mode): the loss, and the generator after the draw. */
+  readonly advance: (rng: Rng) => readonly [number, Rng]
+  /** The session's current model and optimizer state, as values. */
+  readonly snapshot: () => { readonly model: Model; readonly state: OptimizerState }
   readonly start: Start
   /** The checkpoint written. */
   readonly out: string
   readonly steps: number
-  readonly batch: number
   readonly evalEvery: number
+  /** Stop at the first validation loss at or below this. */
+  readonly stopAtVal: number | undefined
   readonly saveEvery: number
   readonly progress: Progress
 }
@@ -48,6 +52,8 @@ export interface LoopState {
   /** Sum and count of the minibatch losses since the last point of the history. */
   intervalLoss: number
   intervalSteps: number
+  /** The validation loss of the current step, once computed. */
+  valLoss: number | undefined
 }
 
 /** Points of the training-loss history in a run. */
@@ -58,14 +64,14 @@ const CHUNK_MS = 50
 /** The state at the start of a run. */
 export const initialState = (start: Start): LoopState => ({
   step: start.step, rng: start.rng, saved: undefined, history: { train: [...start.history.train], val: [...start.history.val] },
-  times: [], trainMs: 0, intervalLoss: 0, intervalSteps: 0,
+  times: [], trainMs: 0, intervalLoss: 0, intervalSteps: 0, valLoss: undefined,
 })
 
 const checkpointOf = (run: Run, state: LoopState): Checkpoint => {
-  const { model, state: optimizerState } = run.session.snapshot()
+  const { model, state: optimizerState } = run.snapshot()
   const { start } = run
   return {
-    model, vocab: start.vocab, seed: start.seed, step: state.step, rng: state.rng, history: state.history,
+    model, vocab: start.vocab, seed: start.seed, mode: start.settings.mode, step: state.step, rng: state.rng, history: state.history,
     optimizer: { config: start.optimizer, state: optimizerState },
   }
 }
@@ -78,10 +84,15 @@ export const save = (run: Run, state: LoopState): Effect.Effect<void, FileError,
     Effect.uninterruptible,
   )
 
-/** The validation loss now, recorded in the history (when finite: the history holds numbers only) and logged. */
+/**
+ * The validation loss now (over every node once per word: the per-example
+ * mean), recorded in the history (when finite: the history holds numbers
+ * only) and logged.
+ */
 export const validate = (run: Run, state: LoopState): Effect.Effect<number> =>
   Effect.suspend(() => {
-    const loss = evaluate(run.backend.kernels, run.session.snapshot().model, run.start.val)
+    const loss = evaluateWords(run.backend.kernels, run.snapshot().model, run.start.valWords)
+    state.valLoss = loss
     if (Number.isFinite(loss)) state.history.val.push([state.step, loss])
     return Effect.logInfo('validation').pipe(Effect.annotateLogs({ step: state.step, valLoss: Number(loss.toFixed(4)) }), Effect.as(loss))
   })
@@ -95,12 +106,12 @@ const chunk = (run: Run, state: LoopState, historyEvery: number): number | undef
   const began = performance.now()
   do {
     const t0 = performance.now()
-    const [batch, next] = minibatch(state.rng, run.start.train, run.batch)
-    const loss = run.session.step(batch)
+    const [loss, next] = run.advance(state.rng)
     state.times.push(performance.now() - t0)
     if (!Number.isFinite(loss)) return state.step + 1
     state.rng = next
     state.step++
+    state.valLoss = undefined
     state.intervalLoss += loss
     state.intervalSteps++
     if (state.step % historyEvery === 0 || state.step === run.steps) {
@@ -114,7 +125,11 @@ const chunk = (run: Run, state: LoopState, historyEvery: number): number | undef
   return undefined
 }
 
-/** Trains up to `run.steps`, validating and saving on the way; the last validation and checkpoint are the caller's. */
+/**
+ * Trains up to `run.steps`, or to the first validation loss at or below
+ * `run.stopAtVal`, validating and saving on the way; the last checkpoint is
+ * the caller's.
+ */
 export const loop = (run: Run, state: LoopState): Effect.Effect<void, DivergedError | FileError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function* () {
     const historyEvery = Math.max(1, Math.floor(run.steps / HISTORY_POINTS))
@@ -131,7 +146,13 @@ export const loop = (run: Run, state: LoopState): Effect.Effect<void, DivergedEr
       const { history } = state
       const latest = state.intervalSteps > 0 ? state.intervalLoss / state.intervalSteps : history.train[history.train.length - 1]?.[1] ?? Number.NaN
       yield* run.progress.update(state.step, latest, (state.step - before) / Math.max((performance.now() - began) / 1000, 1e-9))
-      if (state.step % run.evalEvery === 0 && state.step < run.steps) yield* validate(run, state)
+      if (state.step % run.evalEvery === 0 && state.step < run.steps) {
+        const loss = yield* validate(run, state)
+        if (run.stopAtVal !== undefined && loss <= run.stopAtVal) {
+          yield* Effect.logInfo('reached --stop-at-val').pipe(Effect.annotateLogs({ step: state.step, valLoss: Number(loss.toFixed(4)) }))
+          break
+        }
+      }
       if (state.step % run.saveEvery === 0 && state.step < run.steps) yield* save(run, state)
     }
     yield* run.progress.done

@@ -7,16 +7,16 @@
  */
 import type { FileSystem } from '@effect/platform'
 import {
-  buildVocabulary, describeConfig, type Examples, flatMlp, type History, MAX_PARAMETERS, MAX_RECEPTIVE_FIELD, type Model, type ModelConfig,
-  type OptimizerConfig, type OptimizerState, receptiveField, type Rng, scalarCount, seeded, shuffleSplit, split, tensorShapes, type Vocabulary,
-  wavenet,
+  ADAMW_DEFAULTS, buildVocabulary, describeConfig, type Examples, flatMlp, type History, MAX_PARAMETERS, MAX_RECEPTIVE_FIELD, type Model,
+  type ModelConfig, type OptimizerConfig, type OptimizerState, receptiveField, type Rng, scalarCount, seeded, shuffleSplit, split, tensorShapes,
+  type TrainingMode, type Vocabulary, wavenet,
 } from '@wavenet/core'
 import { Effect } from 'effect'
 import { loadCheckpoint } from './checkpoints.js'
-import { BUILTIN, builtinWords, encodeExamples, readCorpus } from './dataset.js'
+import { BUILTIN, builtinWords, encodeExamples, encodeWords, readCorpus } from './dataset.js'
 import { type CliError, DataError, UsageError } from './errors.js'
 import type { Decoded } from './options.js'
-import { ADAMW_MOMENTS, LEARNING_RATES, type TrainSettings } from './train-config.js'
+import { inMode, LEARNING_RATES, type RunSettings, type TrainSettings } from './train-config.js'
 
 /** Everything a run starts from. */
 export interface Start {
@@ -29,8 +29,13 @@ export interface Start {
   readonly optimizer: OptimizerConfig
   /** The optimizer state to continue from; `undefined` for a fresh run. */
   readonly state: OptimizerState | undefined
-  readonly train: Examples
-  readonly val: Examples
+  /** The options, each absent one the run's mode's recipe. */
+  readonly settings: RunSettings
+  /** Each split's words as token ids: what evaluation and sequence-mode training read. */
+  readonly trainWords: readonly Int32Array[]
+  readonly valWords: readonly Int32Array[]
+  /** The training split's (context, next character) examples, in example mode. */
+  readonly train: Examples | undefined
 }
 
 type Config = Decoded<TrainSettings>
@@ -58,21 +63,35 @@ const loadWords = (options: TrainSettings, seed: number) =>
     return { source, all: corpus.words, train: parts.train, trainLines: undefined, val: parts.val, valLines: undefined, rng }
   })
 
-/** The words of both splits, encoded for a model that sees `block` characters. */
-const encodeSplits = (options: TrainSettings, vocab: Vocabulary, block: number, words: Effect.Effect.Success<ReturnType<typeof loadWords>>) =>
-  Effect.all({
-    train: encodeExamples(vocab, words.train, block, words.source, words.trainLines),
-    val: encodeExamples(vocab, words.val, block, options.val ?? words.source, words.valLines),
+/**
+ * The words of both splits as token ids, and in example mode the training
+ * split's examples for a model that sees `block` characters. In sequence
+ * mode a batch of `batch` outputs must hold the longest training word.
+ */
+const encodeSplits = (settings: RunSettings, vocab: Vocabulary, block: number, words: Effect.Effect.Success<ReturnType<typeof loadWords>>) =>
+  Effect.gen(function* () {
+    const trainWords = yield* encodeWords(vocab, words.train, words.source, words.trainLines)
+    const valWords = yield* encodeWords(vocab, words.val, settings.val ?? words.source, words.valLines)
+    if (settings.mode === 'sequence') {
+      const longest = trainWords.reduce((n, w) => Math.max(n, w.length), 0)
+      if (longest + 1 > settings.batch) {
+        return yield* Effect.fail(new UsageError({
+          message: `--batch ${settings.batch} cannot hold the longest training word (${longest} characters, ${longest + 1} outputs) in sequence mode`,
+        }))
+      }
+      return { trainWords, valWords, train: undefined }
+    }
+    return { trainWords, valWords, train: yield* encodeExamples(vocab, words.train, block, words.source, words.trainLines) }
   })
 
-const optimizerConfig = ({ value, given }: Config): Effect.Effect<OptimizerConfig, UsageError> => {
-  const schedule = { totalSteps: value.steps, decayAt: value.lrDecayAt, decay: value.lrDecay }
-  const lr = value.lr ?? LEARNING_RATES[value.optimizer]
-  if (value.optimizer === 'sgd') {
+const optimizerConfig = (settings: RunSettings, given: Partial<TrainSettings>): Effect.Effect<OptimizerConfig, UsageError> => {
+  const schedule = { totalSteps: settings.steps, decayAt: settings.lrDecayAt, decay: settings.lrDecay, shape: settings.lrSchedule }
+  const lr = settings.lr ?? LEARNING_RATES[settings.optimizer]
+  if (settings.optimizer === 'sgd') {
     if (given.weightDecay !== undefined) return Effect.fail(new UsageError({ message: '--weight-decay applies to --optimizer adamw only' }))
     return Effect.succeed({ kind: 'sgd', lr, ...schedule })
   }
-  return Effect.succeed({ kind: 'adamw', lr, ...schedule, betas: ADAMW_MOMENTS.betas, eps: ADAMW_MOMENTS.eps, weightDecay: value.weightDecay })
+  return Effect.succeed({ kind: 'adamw', lr, ...schedule, betas: ADAMW_DEFAULTS.betas, eps: ADAMW_DEFAULTS.eps, weightDecay: settings.weightDecay })
 }
 
 /** A usage error when a flag of one architecture is given for the other. */
@@ -87,8 +106,8 @@ const misplacedFlag = (given: Partial<TrainSettings>, arch: ModelConfig['kind'])
 /** A fresh model as the options describe it, refused before anything is allocated when it is beyond core's limits. */
 const fresh = (config: Config) =>
   Effect.gen(function* () {
-    const { value } = config
-    const { arch, levels, groupSize, context, embedding, hidden, seed } = value
+    const settings = inMode(config.value, config.value.mode)
+    const { arch, levels, groupSize, context, embedding, hidden, seed } = settings
     const misplaced = misplacedFlag(config.given, arch)
     if (misplaced !== undefined) return yield* Effect.fail(misplaced)
     const field = arch === 'wavenet' ? groupSize ** levels : context
@@ -96,8 +115,8 @@ const fresh = (config: Config) =>
       const flags = arch === 'wavenet' ? `--group-size ${groupSize} and --levels ${levels} give` : `--context ${context} is`
       return yield* Effect.fail(new UsageError({ message: `${flags} a context of ${field} characters, more than ${MAX_RECEPTIVE_FIELD}` }))
     }
-    const optimizer = yield* optimizerConfig(config)
-    const words = yield* loadWords(value, seed)
+    const optimizer = yield* optimizerConfig(settings, config.given)
+    const words = yield* loadWords(settings, seed)
     const vocab = buildVocabulary([...words.all, ...words.val])
     const recipe: ModelConfig = arch === 'wavenet'
       ? { kind: arch, vocab: vocab.symbols.length, levels, groupSize, embedding, hidden }
@@ -110,8 +129,8 @@ const fresh = (config: Config) =>
     }
     const model = recipe.kind === 'wavenet' ? wavenet({ ...recipe, seed }) : flatMlp({ ...recipe, seed })
     const start: Start = {
-      model, vocab, seed, step: 0, rng: words.rng, history: { train: [], val: [] }, optimizer, state: undefined,
-      ...yield* encodeSplits(value, vocab, receptiveField(model), words),
+      model, vocab, seed, step: 0, rng: words.rng, history: { train: [], val: [] }, optimizer, state: undefined, settings,
+      ...yield* encodeSplits(settings, vocab, receptiveField(model), words),
     }
     return start
   })
@@ -144,9 +163,13 @@ const resumed = ({ value, given }: Config, path: string) =>
     if (saved === undefined) {
       return yield* Effect.fail(new UsageError({ message: `${path} has no optimizer state, so training cannot resume from it` }))
     }
+    const mode: TrainingMode = checkpoint.mode ?? 'example'
+    const settings = inMode(value, mode)
     const mismatch = [
+      differs('mode', given.mode, mode),
       architectureMismatch(given, checkpoint.model.config, path),
       differs('optimizer', given.optimizer, saved.config.kind),
+      differs('lr-schedule', given.lrSchedule, saved.config.shape ?? 'step'),
       differs('lr', given.lr, saved.config.lr),
       differs('lr-decay-at', given.lrDecayAt, saved.config.decayAt),
       differs('lr-decay', given.lrDecay, saved.config.decay),
@@ -154,17 +177,17 @@ const resumed = ({ value, given }: Config, path: string) =>
       differs('seed', given.seed, checkpoint.seed),
     ].find((e) => e !== undefined)
     if (mismatch !== undefined) return yield* Effect.fail(mismatch)
-    if (value.steps <= checkpoint.step) {
-      return yield* Effect.fail(new UsageError({ message: `--steps ${value.steps} is not beyond the checkpoint's step ${checkpoint.step}` }))
+    if (settings.steps <= checkpoint.step) {
+      return yield* Effect.fail(new UsageError({ message: `--steps ${settings.steps} is not beyond the checkpoint's step ${checkpoint.step}` }))
     }
     // A checkpoint from before seeds were recorded resumes with the default seed, as it was trained.
     const seed = checkpoint.seed ?? value.seed
-    const words = yield* loadWords(value, seed)
+    const words = yield* loadWords(settings, seed)
     const start: Start = {
       model: checkpoint.model, vocab: checkpoint.vocab, seed, step: checkpoint.step, rng: checkpoint.rng, history: checkpoint.history,
       // The learning-rate schedule is that of the new total.
-      optimizer: { ...saved.config, totalSteps: value.steps }, state: saved.state,
-      ...yield* encodeSplits(value, checkpoint.vocab, receptiveField(checkpoint.model), words),
+      optimizer: { ...saved.config, totalSteps: settings.steps }, state: saved.state, settings,
+      ...yield* encodeSplits(settings, checkpoint.vocab, receptiveField(checkpoint.model), words),
     }
     return start
   })

@@ -6,10 +6,13 @@
  * measures the model it ends with.
  */
 import type { FileSystem, Path } from '@effect/platform'
-import { evaluate, type History, type Model, parameterCount, receptiveField, sampleWords, seeded, trainableParameters, type Vocabulary, optimizerFrom } from '@wavenet/core'
+import {
+  evaluateWords, type History, minibatch, type Model, type Optimizer, optimizerFrom, type OptimizerState, parameterCount, receptiveField,
+  type Rng, sampleWords, seeded, trainableParameters, type Vocabulary, wordBatch,
+} from '@wavenet/core'
 import { Effect } from 'effect'
 import * as E from 'fp-ts/lib/Either.js'
-import { BackendService } from './backend.js'
+import { type Backend, BackendService } from './backend.js'
 import { checkWritable } from './checkpoints.js'
 import { type CliError, DataError, UsageError } from './errors.js'
 import { decodeOptions } from './options.js'
@@ -17,7 +20,7 @@ import { progress } from './progress.js'
 import { currentTerminal } from './terminal.js'
 import { TrainConfig, type TrainOptions, VALIDATIONS_PER_RUN } from './train-config.js'
 import { initialState, loop, type Run, save, savingOnInterrupt, validate } from './train-loop.js'
-import { startRun } from './train-start.js'
+import { type Start, startRun } from './train-start.js'
 
 export interface TrainSummary {
   readonly steps: number
@@ -38,6 +41,35 @@ export interface TrainSummary {
   /** The trained model and its vocabulary (as saved in the checkpoint). */
   readonly model: Model
   readonly vocab: Vocabulary
+}
+
+/**
+ * A session of the run's mode on the backend, and its step on the batch the
+ * generator draws: a minibatch of examples, or whole words filling the batch.
+ */
+const trainerOf = (backend: Backend, start: Start, optimizer: Optimizer, state: OptimizerState) => {
+  const { settings } = start
+  if (settings.mode === 'sequence') {
+    const session = backend.wordsSession(start.model, optimizer, state)
+    return {
+      advance: (rng: Rng): readonly [number, Rng] => {
+        const [batch, next] = wordBatch(rng, start.trainWords, settings.batch)
+        return [session.step(batch), next]
+      },
+      snapshot: () => session.snapshot(),
+      dispose: () => session.dispose(),
+    }
+  }
+  const examples = start.train!
+  const session = backend.session(start.model, optimizer, state, settings.batch)
+  return {
+    advance: (rng: Rng): readonly [number, Rng] => {
+      const [batch, next] = minibatch(rng, examples, settings.batch)
+      return [session.step(batch), next]
+    },
+    snapshot: () => session.snapshot(),
+    dispose: () => session.dispose(),
+  }
 }
 
 /** Steps excluded from `msPerStep` while the engine warms up. */
@@ -62,28 +94,29 @@ export const train = (options: TrainOptions = {}): Effect.Effect<TrainSummary, C
     const backend = yield* BackendService
     const out = config.given.out ?? value.resume ?? value.out
     const start = yield* startRun(config)
-    if (start.train.count === 0) return yield* Effect.fail(new DataError({ message: 'the training split has no examples' }))
+    const { settings } = start
+    if (start.trainWords.length === 0) return yield* Effect.fail(new DataError({ message: 'the training split has no words' }))
     yield* checkWritable(out, { replace: value.force || out === value.resume })
     const optimizer = optimizerFrom(start.optimizer)
-    const session = yield* Effect.try({
-      try: () => backend.session(start.model, optimizer, start.state ?? optimizer.init(trainableParameters(start.model)), value.batch),
-      catch: (e) => new UsageError({ message: `cannot train this model on --backend ${backend.name}: ${e instanceof Error ? e.message : String(e)}` }),
-    })
-    yield* Effect.addFinalizer(() => Effect.sync(() => session.dispose()))
+    const initial = start.state ?? optimizer.init(trainableParameters(start.model))
+    const cannot = (e: unknown) =>
+      new UsageError({ message: `cannot train this model on --backend ${backend.name}: ${e instanceof Error ? e.message : String(e)}` })
+    const trainer = yield* Effect.try({ try: () => trainerOf(backend, start, optimizer, initial), catch: cannot })
+    yield* Effect.addFinalizer(() => Effect.sync(() => trainer.dispose()))
     const run: Run = {
-      backend, session, start, out, steps: value.steps, batch: value.batch, saveEvery: value.saveEvery,
-      evalEvery: value.evalEvery ?? Math.max(1, Math.ceil(value.steps / VALIDATIONS_PER_RUN)),
-      progress: progress(yield* currentTerminal, value.steps, Math.max(1, Math.floor(value.steps / PROGRESS_LINES))),
+      backend, advance: trainer.advance, snapshot: trainer.snapshot, start, out, steps: settings.steps, saveEvery: settings.saveEvery,
+      evalEvery: settings.evalEvery ?? Math.max(1, Math.ceil(settings.steps / VALIDATIONS_PER_RUN)), stopAtVal: settings.stopAtVal,
+      progress: progress(yield* currentTerminal, settings.steps, Math.max(1, Math.floor(settings.steps / PROGRESS_LINES))),
     }
     const state = initialState(start)
     const { model, trainLoss, valLoss, samples } = yield* savingOnInterrupt(run, state, Effect.gen(function* () {
       yield* loop(run, state)
-      // The final validation loss goes into the history before the checkpoint is written.
-      const valLoss = yield* validate(run, state)
+      // The final validation loss (unless this step's is known) goes into the history before the checkpoint is written.
+      const valLoss = state.valLoss ?? (yield* validate(run, state))
       yield* save(run, state)
-      const { model } = session.snapshot()
-      const trainLoss = evaluate(backend.kernels, model, start.train)
-      const sampled = sampleWords(backend.kernels, model, start.vocab, seeded(start.seed), value.samples)
+      const { model } = trainer.snapshot()
+      const trainLoss = evaluateWords(backend.kernels, model, start.trainWords)
+      const sampled = sampleWords(backend.kernels, model, start.vocab, seeded(start.seed), settings.samples)
       return { model, trainLoss, valLoss, samples: E.isRight(sampled) ? sampled.right[0] : [] }
     }))
     return {

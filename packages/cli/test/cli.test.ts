@@ -152,3 +152,43 @@ describe('eval agrees with train', () => {
     expect(lastJson(evaluated)['loss']).toBe(lastJson(trained)['valLoss'])
   })
 })
+
+describe('--mode sequence: whole words, each node once', () => {
+  const dir = scratch()
+  const data = file(dir, 'words.txt', WORDS)
+  const val = file(dir, 'val.txt', 'anna\nella\nmila\nnora\n')
+  const out = join(dir, 'seq.safetensors')
+  const flags = ['--data', data, '--val', val, '--levels', '2', '--embedding', '6', '--hidden', '16', '--mode', 'sequence']
+
+  it('trains with its recipe (AdamW, cosine), stops at --stop-at-val, and records mode and schedule in the checkpoint', async () => {
+    const trained = await wavenet(['train', ...flags, '--batch', '40', '--steps', '200', '--eval-every', '50', '--stop-at-val', '50', '--out', out, '--json'])
+    expect(trained.code, trained.stderr).toBe(0)
+    const summary = lastJson(trained)
+    // Any loss is under 50 nats: the first evaluation stops the run.
+    expect(summary['steps']).toBe(50)
+    expect(trained.stderr).toMatch(/reached --stop-at-val/)
+    const inspected = lastJson(await wavenet(['inspect', '--model', out, '--json']))
+    expect([inspected['mode'], inspected['optimizer'], inspected['schedule'], inspected['step']]).toEqual(['sequence', 'adamw', 'cosine', 50])
+    const evaluated = await wavenet(['eval', '--model', out, '--data', val, '--json'])
+    expect(lastJson(evaluated)['loss']).toBe(summary['valLoss'])
+  })
+
+  it('refuses a batch that cannot hold the longest word, and a resume in another mode, as usage errors', async () => {
+    const small = await wavenet(['train', ...flags, '--batch', '5', '--steps', '10', '--out', join(dir, 'x.safetensors')])
+    expect(small.code).toBe(2)
+    expect(small.stderr).toMatch(/--batch 5 cannot hold the longest training word \(9 characters/)
+    const other = await wavenet(['train', '--data', data, '--val', val, '--resume', out, '--mode', 'example', '--steps', '400'])
+    expect(other.code).toBe(2)
+    expect(other.stderr).toMatch(/--mode example differs from the checkpoint's sequence/)
+  })
+
+  it('samples the same words cached and --naive for the same seed', async () => {
+    const [cached, naive] = await Promise.all([
+      wavenet(['sample', '--model', out, '-n', '15', '--seed', '4']),
+      wavenet(['sample', '--model', out, '-n', '15', '--seed', '4', '--naive']),
+    ])
+    expect(cached.code, cached.stderr).toBe(0)
+    expect(cached.stdout.trim().split('\n')).toHaveLength(15)
+    expect(naive.stdout).toBe(cached.stdout)
+  })
+})

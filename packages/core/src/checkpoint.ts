@@ -12,7 +12,8 @@
  * (`wavenet`), `version`, `network` (the description of the model's layers:
  * kinds, sizes and names), `config` (the constructor's recipe, when the model
  * has one), `vocab` (symbols in index order, the boundary as ""), `step`,
- * `rng` (generator state), `history` (losses), `seed` (of the run, when
+ * `rng` (generator state), `history` (losses), `mode` (how the run trains, when
+ * not on examples), `seed` (of the run, when
  * recorded) and `optimizer` (its configuration) when the file can resume
  * training.
  *
@@ -34,6 +35,11 @@ import type { OptimizerConfig, OptimizerState } from './optim.js'
 import { type Rng, restore } from './random.js'
 import { decodeSafetensors, encodeSafetensors, type SafetensorsError } from './safetensors.js'
 import type { Tensor } from './tensor.js'
+
+/** How a run trains: on (context, next character) examples, or whole words in the sequence view (`sequence.ts`). */
+export const TRAINING_MODES = ['example', 'sequence'] as const
+export type TrainingMode = (typeof TRAINING_MODES)[number]
+const isTrainingMode = (value: string): value is TrainingMode => (TRAINING_MODES as readonly string[]).includes(value)
 
 /**
  * The version this code writes. It reads it and version 1, whose files have
@@ -60,6 +66,8 @@ export interface Checkpoint {
   readonly history: History
   /** The seed of the run's initialisation and data split, when it was recorded. */
   readonly seed?: number
+  /** How the run trains: on (context, next character) examples, or whole words in the sequence view. Absent: examples. */
+  readonly mode?: TrainingMode
   /** Present when training can resume from the file. */
   readonly optimizer?: { readonly config: OptimizerConfig; readonly state: OptimizerState }
 }
@@ -104,6 +112,7 @@ export const encodeCheckpoint = (checkpoint: Checkpoint): Uint8Array => {
   // A recipe that no longer describes the net (a model spread with another net) is not recorded.
   if (model.config !== undefined && sameJson(describeConfig(model.config), network)) metadata['config'] = JSON.stringify(model.config)
   if (checkpoint.seed !== undefined) metadata['seed'] = String(checkpoint.seed)
+  if (checkpoint.mode !== undefined) metadata['mode'] = checkpoint.mode
   if (checkpoint.optimizer !== undefined) {
     metadata['optimizer'] = JSON.stringify({ ...checkpoint.optimizer.config, step: checkpoint.optimizer.state.step })
   }
@@ -324,6 +333,10 @@ export const decodeCheckpoint = (bytes: Uint8Array): E.Either<CheckpointError, C
         )),
         E.bind('step', () => wholeNumber(metadata, 'step')),
         E.bind('seed', () => (metadata['seed'] === undefined ? E.right(undefined) : wholeNumber(metadata, 'seed'))),
+        E.bind('mode', () => {
+          const mode = metadata['mode']
+          return mode === undefined || isTrainingMode(mode) ? E.right(mode) : E.left(badMetadata('mode', `is not one of ${TRAINING_MODES.join(', ')}`))
+        }),
         E.bind('rng', () => pipe(
           json(metadata, 'rng'),
           E.chain((v) => {
@@ -353,9 +366,10 @@ export const decodeCheckpoint = (bytes: Uint8Array): E.Either<CheckpointError, C
           if (extra !== undefined) {
             return E.left<CheckpointError>({ kind: 'unexpected-tensor', tensor: extra, message: `checkpoint has an unexpected tensor "${extra}"` })
           }
-          const { model, vocab, step, rng, history: h, seed, optimizer } = c
+          const { model, vocab, step, rng, history: h, seed, mode, optimizer } = c
           return E.right<CheckpointError, Checkpoint>({
-            model, vocab, step, rng, history: h, ...(seed === undefined ? {} : { seed }), ...(optimizer === undefined ? {} : { optimizer }),
+            model, vocab, step, rng, history: h, ...(seed === undefined ? {} : { seed }), ...(mode === undefined ? {} : { mode }),
+            ...(optimizer === undefined ? {} : { optimizer }),
           })
         }),
       )

@@ -107,6 +107,9 @@ export const sgd = (schedule: Schedule): Optimizer => {
   }
 }
 
+/** torch.optim.AdamW's defaults. */
+export const ADAMW_DEFAULTS = { betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 } as const
+
 export interface AdamWOptions {
   readonly betas?: readonly [number, number]
   readonly eps?: number
@@ -119,9 +122,9 @@ export interface AdamWOptions {
  * p ← p − lr·(m / (1 − β₁ᵗ)) / (sqrt(v / (1 − β₂ᵗ)) + ε).
  */
 export const adamW = (schedule: Schedule, options: AdamWOptions = {}): Optimizer => {
-  const [beta1, beta2] = options.betas ?? [0.9, 0.999]
-  const eps = options.eps ?? 1e-8
-  const weightDecay = options.weightDecay ?? 0.01
+  const [beta1, beta2] = options.betas ?? ADAMW_DEFAULTS.betas
+  const eps = options.eps ?? ADAMW_DEFAULTS.eps
+  const weightDecay = options.weightDecay ?? ADAMW_DEFAULTS.weightDecay
   const learningRate = learningRateAt(schedule)
   const slotNames = ['m', 'v']
   const zeros = (params: Named): Named =>

@@ -21,7 +21,7 @@ const V = vocab.symbols.length
 const checkpointOf = (model: Model, withOptimizer: boolean, symbols: Vocabulary = vocab): Checkpoint => {
   const config = { kind: 'adamw' as const, lr: 3e-3, totalSteps: 100, decayAt: 0.75, decay: 0.1, betas: [0.9, 0.999] as const, eps: 1e-8, weightDecay: 0.01, shape: 'cosine' as const }
   const optimizer = adamW(config, config)
-  const base = { model, vocab: symbols, step: 12, rng: seeded(5), history: { train: [[10, 2.5]] as [number, number][], val: [[12, 2.7]] as [number, number][] } }
+  const base = { model, vocab: symbols, step: 12, rng: seeded(5), mode: 'sequence' as const, history: { train: [[10, 2.5]] as [number, number][], val: [[12, 2.7]] as [number, number][] } }
   return withOptimizer ? { ...base, optimizer: { config, state: { ...optimizer.init(trainableParameters(model)), step: 12 } } } : base
 }
 

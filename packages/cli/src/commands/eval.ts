@@ -1,10 +1,10 @@
 /** `wavenet eval`: a model's mean cross-entropy over a file of words. */
-import { evaluate, receptiveField } from '@wavenet/core'
+import { evaluateWords } from '@wavenet/core'
 import { Console, Effect } from 'effect'
 import { BackendService } from '../backend.js'
 import { loadCheckpoint } from '../checkpoints.js'
 import { backendOption, command, jsonOption, onBackend } from '../command.js'
-import { encodeExamples, readCorpus } from '../dataset.js'
+import { encodeWords, readCorpus } from '../dataset.js'
 import { file, required } from '../options.js'
 
 export const evalCommand = command({
@@ -23,10 +23,12 @@ export const evalCommand = command({
   run: ({ value: o }) => onBackend(o.backend, Effect.gen(function* () {
     const checkpoint = yield* loadCheckpoint(o.model)
     const corpus = yield* readCorpus(o.data)
-    const encoded = yield* encodeExamples(checkpoint.vocab, corpus.words, receptiveField(checkpoint.model), o.data, corpus.lines)
+    const words = yield* encodeWords(checkpoint.vocab, corpus.words, o.data, corpus.lines)
     const { kernels } = yield* BackendService
-    const loss = evaluate(kernels, checkpoint.model, encoded)
-    if (o.json) return yield* Console.log(JSON.stringify({ loss, examples: encoded.count }))
-    yield* Console.log(`loss ${loss.toFixed(4)} over ${encoded.count} examples`)
+    // Each node of the tree once per word (the sequence view): the per-example mean, without the per-example cost.
+    const loss = evaluateWords(kernels, checkpoint.model, words)
+    const examples = words.reduce((n, w) => n + w.length + 1, 0)
+    if (o.json) return yield* Console.log(JSON.stringify({ loss, examples }))
+    yield* Console.log(`loss ${loss.toFixed(4)} over ${examples} examples`)
   })),
 })

@@ -43,7 +43,9 @@ export const inspectCommand = command({
       step: checkpoint.step,
       layers,
       history: checkpoint.history,
+      mode: checkpoint.mode ?? 'example',
       optimizer: checkpoint.optimizer?.config.kind ?? null,
+      schedule: checkpoint.optimizer === undefined ? null : checkpoint.optimizer.config.shape ?? 'step',
     }
     if (o.json) return yield* Console.log(JSON.stringify(summary))
     yield* Console.log(`${'layer'.padEnd(16)}${'kind'.padEnd(11)}${'output'.padEnd(14)}parameters`)
@@ -52,7 +54,7 @@ export const inspectCommand = command({
     const recipe = config === undefined ? 'composed by hand' : `${summary.arch}   levels ${summary.levels}   group size ${summary.groupSize}`
     yield* Console.log(`parameters ${summary.parameters}   ${recipe}   receptive field ${summary.receptiveField}`)
     yield* Console.log(`vocabulary (${checkpoint.vocab.symbols.length}) ${summary.vocab}`)
-    yield* Console.log(`step ${summary.step}   optimizer ${summary.optimizer ?? 'none'}`)
+    yield* Console.log(`step ${summary.step}   mode ${summary.mode}   optimizer ${summary.optimizer ?? 'none'}${summary.schedule === null ? '' : `   schedule ${summary.schedule}`}`)
     const lastTrain = checkpoint.history.train[checkpoint.history.train.length - 1]
     const lastVal = checkpoint.history.val[checkpoint.history.val.length - 1]
     if (lastTrain !== undefined) yield* Console.log(`last train loss ${lastTrain[1].toFixed(4)} (step ${lastTrain[0]})`)

@@ -7,7 +7,7 @@ import { loadCheckpoint } from '../checkpoints.js'
 import { backendOption, command, jsonOption, onBackend } from '../command.js'
 import { UsageError } from '../errors.js'
 import { eventLoopTurn } from '../event-loop.js'
-import { file, optional, positiveNumber, required, seedNumber, text, wholeNumber, withDefault } from '../options.js'
+import { file, flag, optional, positiveNumber, required, seedNumber, text, wholeNumber, withDefault } from '../options.js'
 
 /** Words sampled per batch: memory stays bounded and Ctrl-C is seen between batches. */
 const SAMPLE_CHUNK = 1024
@@ -23,6 +23,7 @@ export const sampleCommand = command({
     seed: optional(seedNumber, 'seed of the draws; absent, a new one each run, reported on stderr'),
     prefix: withDefault(text, '', 'every word starts with this text'),
     maxLength: withDefault(wholeNumber(), 64, 'longest word, prefix included'),
+    naive: flag('recompute the whole tree for every character instead of keeping the nodes later characters reuse (the same words, slower)'),
     backend: backendOption,
     json: jsonOption,
   },
@@ -38,7 +39,7 @@ export const sampleCommand = command({
     const checkpoint = yield* loadCheckpoint(o.model)
     const { kernels } = yield* BackendService
     const seed = o.seed ?? Math.floor(Math.random() * 2 ** 31)
-    const options = { temperature: o.temperature, prefix: o.prefix, maxLength: o.maxLength, ...o.topK === undefined ? {} : { topK: o.topK } }
+    const options = { temperature: o.temperature, prefix: o.prefix, maxLength: o.maxLength, naive: o.naive, ...o.topK === undefined ? {} : { topK: o.topK } }
     let rng = seeded(seed)
     const all: string[] = []
     for (let done = 0; done < o.n; done += SAMPLE_CHUNK) {

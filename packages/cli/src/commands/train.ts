@@ -11,7 +11,7 @@ export const trainCommand = command({
   summary: 'train a model on a file of words (or the built-in names) and save a checkpoint',
   options: { ...TrainConfig.fields, backend: backendOption, json: jsonOption },
   examples: [
-    'wavenet train --steps 20000',
+    'wavenet train --mode sequence --eval-every 1000 --stop-at-val 2.00',
     'wavenet train --data words.txt --val held-out.txt --arch mlp --context 8 --out mlp.safetensors',
     'wavenet train --resume model.safetensors --steps 400000',
   ],
