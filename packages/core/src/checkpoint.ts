@@ -6,7 +6,10 @@
  * their names (for `wavenet`: `embedding.weight`, `fuse.{l}.linear.weight`
  * [hidden, g·in], `fuse.{l}.norm.{weight,bias,running_mean,running_var}`,
  * `head.weight`, `head.bias`), and the optimizer's per-parameter state as
- * `optimizer.{slot}.{name}` (AdamW's `m` and `v`).
+ * `optimizer.{slot}.{name}` (AdamW's `m` and `v`). Each batchnorm also gets
+ * `{prefix}.num_batches_tracked`, a scalar holding the step count, so that
+ * torch.nn.BatchNorm1d's state dict loads with `strict=True`; it is read
+ * back only for its shape (files without it load too).
  *
  * `__metadata__` (string → string; structured values are JSON): `format`
  * (`wavenet`), `version`, `network` (the description of the model's layers:
@@ -28,7 +31,7 @@ import { pipe } from 'fp-ts/lib/function.js'
 import { type Vocabulary, vocabularyFromSymbols } from './data.js'
 import { isJsonObject, sameJson } from './json.js'
 import type { Named, TensorShapes } from './layers/layer.js'
-import { buildLayer, describeLayer, parseLayer, type SequentialDescription, tensorShapes } from './layers/sequential.js'
+import { buildLayer, describeLayer, type LayerDescription, parseLayer, type SequentialDescription, tensorShapes } from './layers/sequential.js'
 import { MAX_RECEPTIVE_FIELD } from './limits.js'
 import { describeConfig, logitsWidth, type Model, type ModelConfig, parameters, receptiveField, trainableParameters } from './model.js'
 import type { OptimizerConfig, OptimizerState } from './optim.js'
@@ -83,6 +86,16 @@ export type CheckpointError =
 
 const OPTIMIZER_PREFIX = 'optimizer.'
 
+/** PyTorch's count of batches a BatchNorm has trained on, a buffer of torch.nn.BatchNorm1d that the layer itself does not keep. */
+const BATCHES_TRACKED = 'num_batches_tracked'
+
+/** The name of every batchnorm's `num_batches_tracked`, from the network's description (its tensor prefixes, as `tensorShapes` forms them). */
+const batchesTrackedNames = (description: LayerDescription, prefix = ''): string[] => {
+  if (description.kind === 'batchnorm') return [`${prefix}${BATCHES_TRACKED}`]
+  if (description.kind !== 'sequential') return []
+  return description.layers.flatMap((child, i) => batchesTrackedNames(child, `${prefix}${description.names[i]!}.`))
+}
+
 /**
  * The safetensors bytes of a checkpoint. A RangeError when the model cannot
  * be loaded back as a model: its network must map contexts (B, T) to logits
@@ -96,6 +109,8 @@ export const encodeCheckpoint = (checkpoint: Checkpoint): Uint8Array => {
   }
   const network = describeLayer(model.net)
   const tensors = Object.entries(parameters(model)).map(([name, tensor]) => ({ name, tensor }))
+  const batches = { shape: [], data: Float32Array.of(checkpoint.step) }
+  for (const name of batchesTrackedNames(network)) tensors.push({ name, tensor: batches })
   const slots = checkpoint.optimizer?.state.slots ?? {}
   for (const [slot, named] of Object.entries(slots)) {
     for (const [name, tensor] of Object.entries(named)) tensors.push({ name: `${OPTIMIZER_PREFIX}${slot}.${name}`, tensor })
@@ -359,6 +374,15 @@ export const decodeCheckpoint = (bytes: Uint8Array): E.Either<CheckpointError, C
         }),
         E.chain((c) => {
           const known = new Set(Object.keys(parameters(c.model)))
+          for (const name of batchesTrackedNames(c.described.network)) {
+            const found = tensors.get(name)
+            if (found !== undefined && found.shape.length !== 0) {
+              return E.left<CheckpointError>({
+                kind: 'wrong-shape', tensor: name, message: `checkpoint tensor "${name}" has shape [${found.shape.join(', ')}], expected []`,
+              })
+            }
+            known.add(name)
+          }
           for (const [slot, named] of Object.entries(c.optimizer?.state.slots ?? {})) {
             for (const name of Object.keys(named)) known.add(`${OPTIMIZER_PREFIX}${slot}.${name}`)
           }

@@ -7,7 +7,7 @@ import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import {
-  adamW, buildVocabulary, CHECKPOINT_VERSION, decodeCheckpoint, decodeSafetensors, describeConfig, describeLayer, embedding,
+  adamW, batchNorm1d, buildVocabulary, CHECKPOINT_VERSION, decodeCheckpoint, decodeSafetensors, describeConfig, describeLayer, embedding,
   encodeCheckpoint, encodeSafetensors, evaluate, examples, flatMlp, flattenConsecutive, indices, linear, modelForward, parameters, parseCorpus,
   receptiveField, referenceKernels as k, seeded, sequential, trainableParameters, vocabularyFromSymbols, wavenet, zeros,
   type Checkpoint, type Model, type Vocabulary,
@@ -74,6 +74,19 @@ describe('checkpoint', () => {
     expect(JSON.parse(metadata['network']!)).toEqual(describeLayer(small(1).net))
   })
 
+  it("gives every batchnorm PyTorch's num_batches_tracked, a scalar holding the step, and reads files without it", () => {
+    const nested = sequential([embedding(zeros([V, 3])), flattenConsecutive(2), sequential([linear(zeros([4, 6]), null), batchNorm1d(4)], ['linear', 'norm']), linear(zeros([V, 4]), null)],
+      ['embedding', 'flatten', 'block', 'head'])
+    for (const [model, prefixes] of [[small(1), ['fuse.0.norm', 'fuse.1.norm']], [{ net: nested }, ['block.norm']]] as const) {
+      const original = checkpointOf(model, false)
+      const { tensors, metadata } = unwrap(decodeSafetensors(encodeCheckpoint(original)))
+      expect([...tensors.keys()].filter((name) => name.endsWith('.num_batches_tracked'))).toEqual(prefixes.map((p) => `${p}.num_batches_tracked`))
+      for (const p of prefixes) expect(tensors.get(`${p}.num_batches_tracked`)).toEqual({ shape: [], data: Float32Array.of(original.step) })
+      const without = [...tensors].filter(([name]) => !name.endsWith('.num_batches_tracked')).map(([name, tensor]) => ({ name, tensor }))
+      expect(snapshot(unwrap(decodeCheckpoint(encodeSafetensors(without, metadata))))).toEqual(snapshot(original))
+    }
+  })
+
   it('records the config only while it describes the network', () => {
     const model = small(1)
     const other: Model = { ...model, net: sequential([...model.net.layers.slice(0, -1), linear(zeros([V, 4]), null)], model.net.names) }
@@ -114,6 +127,11 @@ describe('checkpoint', () => {
         t[i] = { name: 'head.bias', tensor: { shape: [1, V], data: t[i]!.tensor.data } }
       }))).toBe('wrong-shape')
       expect(kindOf(rewrite((t) => { t.push({ name: 'extra', tensor: { shape: [1], data: Float32Array.of(1) } }) }))).toBe('unexpected-tensor')
+      expect(kindOf(rewrite((t) => { t.push({ name: 'head.num_batches_tracked', tensor: { shape: [], data: Float32Array.of(1) } }) }))).toBe('unexpected-tensor')
+      expect(kindOf(rewrite((t) => {
+        const i = t.findIndex((x) => x.name === 'fuse.0.norm.num_batches_tracked')
+        t[i] = { name: 'fuse.0.norm.num_batches_tracked', tensor: { shape: [1], data: Float32Array.of(12) } }
+      }))).toBe('wrong-shape')
       expect(kindOf(rewrite((_, m) => { m['config'] = '{"kind":"wavenet"}' }))).toBe('bad-metadata')
       expect(kindOf(rewrite((_, m) => { m['vocab'] = '["", "a"]' }))).toBe('bad-metadata')
       expect(kindOf(rewrite((_, m) => { m['rng'] = '[0,0,0,0]' }))).toBe('bad-metadata')
