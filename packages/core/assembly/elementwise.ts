@@ -85,6 +85,15 @@ export function gather(table: usize, ids: usize, out: usize, count: i32, dim: i3
   }
 }
 
+/** table[ids[i], :] = x[i, :] in order of i; rows not indexed keep their values. */
+export function scatterRows(x: usize, ids: usize, table: usize, count: i32, dim: i32, rows: i32): void {
+  const rowBytes = <usize>dim * 4
+  for (let i = 0; i < count; i++) {
+    const row = <usize>load<i32>(ids + <usize>i * 4)
+    memory.copy(table + row * rowBytes, x + <usize>i * rowBytes, rowBytes)
+  }
+}
+
 /** dTable = 0, then dTable[ids[i], :] += dy[i, :] in order of i. */
 export function scatterAdd(dy: usize, ids: usize, dTable: usize, count: i32, dim: i32, rows: i32): void {
   const rowBytes = <usize>dim * 4

@@ -56,6 +56,11 @@ export function matmul(
     if (!accumulate) memory.fill(c, 0, <usize>m * <usize>n * 4)
     return
   }
+  if (m <= FEW_ROWS && !transA) {
+    if (transB) fewRowsTransB(m, n, k, a, b, c, accumulate)
+    else fewRows(m, n, k, a, b, c, accumulate)
+    return
+  }
   const panel = scratch
   const tile = panel + PANEL_BYTES
   const strips = tile + TILE_BYTES
@@ -90,6 +95,105 @@ export function matmul(
         for (let r = 0; r < mr; r++) memory.copy(cTile + <usize>r * ldc, tile + <usize>r * TILE_STRIDE, rowBytes)
       }
       i += height
+    }
+  }
+}
+
+/** Rows of A at most for which packing is not worth it (one stream generating); `wasm-program.ts` knows it as FEW_ROWS too. */
+const FEW_ROWS: i32 = 2
+
+/**
+ * C = A · Bᵀ (B stored n×k, a weight matrix) for a few rows of A, without
+ * packing: four columns of C at a time, the four rows of B they read
+ * transposed 4×4 in registers. Each C[i, j] is the same sum, in the same
+ * order (p ascending, a product then an add, from 0 or from C), as the tiles
+ * compute, so the results do not depend on how many rows run together.
+ */
+function fewRowsTransB(m: i32, n: i32, k: i32, a: usize, b: usize, c: usize, accumulate: bool): void {
+  const rowBytes = <usize>k * 4
+  for (let i = 0; i < m; i++) {
+    const rowA = a + <usize>i * rowBytes
+    const rowC = c + <usize>i * <usize>n * 4
+    let j = 0
+    for (; j + 4 <= n; j += 4) {
+      const b0 = b + <usize>j * rowBytes
+      const b1 = b0 + rowBytes
+      const b2 = b1 + rowBytes
+      const b3 = b2 + rowBytes
+      let acc = accumulate ? v128.load(rowC + <usize>j * 4) : f32x4.splat(0)
+      let p = 0
+      for (; p + 4 <= k; p += 4) {
+        const at = <usize>p * 4
+        const x0 = v128.load(b0 + at)
+        const x1 = v128.load(b1 + at)
+        const x2 = v128.load(b2 + at)
+        const x3 = v128.load(b3 + at)
+        const lo01 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5)
+        const lo23 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5)
+        const hi01 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7)
+        const hi23 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7)
+        acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(rowA + at), v128.shuffle<f32>(lo01, lo23, 0, 1, 4, 5)))
+        acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(rowA + at + 4), v128.shuffle<f32>(lo01, lo23, 2, 3, 6, 7)))
+        acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(rowA + at + 8), v128.shuffle<f32>(hi01, hi23, 0, 1, 4, 5)))
+        acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(rowA + at + 12), v128.shuffle<f32>(hi01, hi23, 2, 3, 6, 7)))
+      }
+      for (; p < k; p++) {
+        const at = <usize>p * 4
+        let w = f32x4.splat(load<f32>(b0 + at))
+        w = f32x4.replace_lane(w, 1, load<f32>(b1 + at))
+        w = f32x4.replace_lane(w, 2, load<f32>(b2 + at))
+        w = f32x4.replace_lane(w, 3, load<f32>(b3 + at))
+        acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(rowA + at), w))
+      }
+      v128.store(rowC + <usize>j * 4, acc)
+    }
+    for (; j < n; j++) {
+      const rowB = b + <usize>j * rowBytes
+      let sum: f32 = accumulate ? load<f32>(rowC + <usize>j * 4) : 0
+      for (let p = 0; p < k; p++) sum = sum + load<f32>(rowA + <usize>p * 4) * load<f32>(rowB + <usize>p * 4)
+      store<f32>(rowC + <usize>j * 4, sum)
+    }
+  }
+}
+
+/**
+ * C = A · B (B stored k×n) for a few rows of A, without packing: sixteen
+ * columns of C at a time in four accumulators, each row of B read once. The
+ * same sums, in the same order, as the tiles.
+ */
+function fewRows(m: i32, n: i32, k: i32, a: usize, b: usize, c: usize, accumulate: bool): void {
+  const ldb = <usize>n * 4
+  for (let i = 0; i < m; i++) {
+    const rowA = a + <usize>i * <usize>k * 4
+    const rowC = c + <usize>i * ldb
+    let j = 0
+    for (; j + 16 <= n; j += 16) {
+      const cj = rowC + <usize>j * 4
+      let c0 = accumulate ? v128.load(cj) : f32x4.splat(0)
+      let c1 = accumulate ? v128.load(cj, 16) : f32x4.splat(0)
+      let c2 = accumulate ? v128.load(cj, 32) : f32x4.splat(0)
+      let c3 = accumulate ? v128.load(cj, 48) : f32x4.splat(0)
+      let pb = b + <usize>j * 4
+      for (let p = 0; p < k; p++) {
+        const x = v128.load32_splat(rowA + <usize>p * 4)
+        c0 = f32x4.add(c0, f32x4.mul(x, v128.load(pb)))
+        c1 = f32x4.add(c1, f32x4.mul(x, v128.load(pb, 16)))
+        c2 = f32x4.add(c2, f32x4.mul(x, v128.load(pb, 32)))
+        c3 = f32x4.add(c3, f32x4.mul(x, v128.load(pb, 48)))
+        pb += ldb
+      }
+      v128.store(cj, c0); v128.store(cj, c1, 16); v128.store(cj, c2, 32); v128.store(cj, c3, 48)
+    }
+    for (; j + 4 <= n; j += 4) {
+      const cj = rowC + <usize>j * 4
+      let acc = accumulate ? v128.load(cj) : f32x4.splat(0)
+      for (let p = 0; p < k; p++) acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(rowA + <usize>p * 4), v128.load(b + <usize>p * ldb + <usize>j * 4)))
+      v128.store(cj, acc)
+    }
+    for (; j < n; j++) {
+      let sum: f32 = accumulate ? load<f32>(rowC + <usize>j * 4) : 0
+      for (let p = 0; p < k; p++) sum = sum + load<f32>(rowA + <usize>p * 4) * load<f32>(b + <usize>p * ldb + <usize>j * 4)
+      store<f32>(rowC + <usize>j * 4, sum)
     }
   }
 }

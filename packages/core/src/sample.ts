@@ -5,8 +5,8 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { encode, type UnknownCharacter, type Vocabulary } from './data.js'
 import type { Kernels } from './kernels/kernels.js'
-import { cachedGenerator, naiveGenerator } from './generate.js'
-import type { Model } from './model.js'
+import { cachedGenerator, type Generator, naiveGenerator } from './generate.js'
+import { type Model, receptiveField } from './model.js'
 import { drawWith, type Draws, type Rng } from './random.js'
 
 export interface SampleOptions {
@@ -72,22 +72,41 @@ export const sampleWords = (
   const prefix = encode(vocab, options.prefix ?? '')
   if (E.isLeft(prefix)) return prefix
   const vocabSize = vocab.symbols.length
-  const generator = (options.naive === true ? naiveGenerator : cachedGenerator)(kernels, model, count)
-  const words = Array.from({ length: count }, () => [...prefix.right])
-  const all = words.map((_, i) => i)
-  for (const id of prefix.right) generator.push(all, new Int32Array(count).fill(id))
+  const make = options.naive === true ? naiveGenerator : cachedGenerator
+  // Rows in chunks sized to the receptive field, the same either way, so that deep models stay within memory.
+  const chunk = Math.max(1, Math.floor(GENERATION_CHUNK_TOKENS / receptiveField(model)))
   return E.right(drawWith(rng, (draws) => {
-    let active = all.filter((w) => words[w]!.length < maxLength)
-    while (active.length > 0) {
-      const logits = generator.logits(active)
-      active = active.filter((w, row) => {
-        const id = draw(draws, nextDistribution(logits.subarray(row * vocabSize, (row + 1) * vocabSize), temperature, topK))
-        if (id === 0) return false
-        words[w]!.push(id)
-        return words[w]!.length < maxLength
-      })
-      if (active.length > 0) generator.push(active, Int32Array.from(active, (w) => words[w]![words[w]!.length - 1]!))
+    const words: number[][] = []
+    for (let first = 0; first < count; first += chunk) {
+      const rows = Math.min(chunk, count - first)
+      words.push(...kernels.scope(() => generate(make(kernels, model, rows), rows, prefix.right, maxLength, (logits) =>
+        draw(draws, nextDistribution(logits, temperature, topK)))))
     }
     return words.map((ids) => ids.map((id) => vocab.symbols[id]!).join(''))
   }))
+}
+
+/** Context tokens of the rows generated together, at most: rows = this / R (at least 1). */
+const GENERATION_CHUNK_TOKENS = 1 << 16
+
+/** `rows` words, token ids, each the prefix then characters drawn by `next` from its logits until the boundary or `maxLength`. */
+const generate = (
+  generator: Generator, rows: number, prefix: Int32Array, maxLength: number, next: (logits: Float32Array) => number,
+): number[][] => {
+  const words = Array.from({ length: rows }, () => [...prefix])
+  const all = words.map((_, i) => i)
+  for (const id of prefix) generator.push(all, new Int32Array(rows).fill(id))
+  let active = all.filter((w) => words[w]!.length < maxLength)
+  while (active.length > 0) {
+    const logits = generator.logits(active)
+    const classes = logits.length / active.length
+    active = active.filter((w, row) => {
+      const id = next(logits.subarray(row * classes, (row + 1) * classes))
+      if (id === 0) return false
+      words[w]!.push(id)
+      return words[w]!.length < maxLength
+    })
+    if (active.length > 0) generator.push(active, Int32Array.from(active, (w) => words[w]![words[w]!.length - 1]!))
+  }
+  return words
 }

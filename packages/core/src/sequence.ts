@@ -99,7 +99,7 @@ export const packWords = (batch: WordBatch): PackedWords => {
     outputs: indices([outputs.length], outputs),
     targets: indices([targets.length], targets),
     sources,
-    fusion: (nodes, group, dilation) => ({ nodes, sources: sources(group, dilation) }),
+    fusion: (_kernels, nodes, group, dilation) => ({ nodes, sources: sources(group, dilation) }),
   }
 }
 

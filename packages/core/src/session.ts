@@ -18,18 +18,16 @@
  * all of them sharing one workspace for their activations.
  */
 import type { Batch } from './data.js'
+import { compile, fill, packed, type Program, workspace } from './compiled.js'
 import type { Kernels } from './kernels/kernels.js'
-import { arraysOf, type KernelName } from './kernels/kernels.js'
-import { type Arena, alignUp } from './kernels/wasm-arena.js'
 import { type WasmKernels, wasmInternals } from './kernels/wasm.js'
-import { compileProgram } from './kernels/wasm-program.js'
 import type { Named } from './layers/layer.js'
 import { layerBuffers } from './layers/sequential.js'
 import { type Model, receptiveField, trainableParameters, withParameters } from './model.js'
 import type { Optimizer, OptimizerState } from './optim.js'
 import { packWords, type PackedWords, sequenceGradients, type WordBatch } from './sequence.js'
 import { indices, type IndexTensor, tensor } from './tensor.js'
-import { type Call, recorder } from './trace.js'
+import type { Call } from './trace.js'
 import { type Gradients, gradients, type TrainingSession } from './train.js'
 
 /** Options of the lean sessions. */
@@ -106,7 +104,7 @@ export const leanWordsSession = (
             outputs: indices([outputs], input(outputs, 'output row')),
             targets: indices([outputs], input(outputs, 'target')),
             sources,
-            fusion: (nodes, group, dilation) => ({ nodes, sources: sources(group, dilation) }),
+            fusion: (_kernels, nodes, group, dilation) => ({ nodes, sources: sources(group, dilation) }),
           } satisfies PackedWords)
         })
         found = { run, fusions }
@@ -117,9 +115,6 @@ export const leanWordsSession = (
     }
   })
 
-/** A compiled step: copies its inputs in (each checked against the bound the recorded calls put on it), replays, returns the loss. */
-type Program = (inputs: readonly Int32Array[]) => number
-
 /**
  * Records a pure step and compiles it. The step gets the recording kernels,
  * the model over the session's buffers, and `input`, which gives a new input
@@ -128,57 +123,8 @@ type Program = (inputs: readonly Int32Array[]) => number
  */
 type Compile = (step: (recording: Kernels, model: Model, input: (n: number, what: string) => Int32Array) => Gradients) => Program
 
-/** Named tensors laid end to end in a region of the memory, addressed by byte offset. */
-interface Packed {
-  readonly at: number
-  readonly count: number
-  /** A view of the whole region, made for the moment it is used. */
-  all(): Float32Array
-  /** A view of each tensor, by name. */
-  views(): Named
-}
-
-const packed = (arena: Arena, shapes: Named): Packed => {
-  const entries = Object.entries(shapes)
-  const count = entries.reduce((n, [, t]) => n + t.data.length, 0)
-  const at = arena.reserveMovable(count * 4)
-  const all = () => new Float32Array(arena.buffer(), at, count)
-  return {
-    at,
-    count,
-    all,
-    views() {
-      const whole = all()
-      let offset = 0
-      return Object.fromEntries(entries.map(([name, t]) => {
-        const view = whole.subarray(offset, offset + t.data.length)
-        offset += t.data.length
-        return [name, tensor(t.shape, view)]
-      }))
-    },
-  }
-}
-
-const fill = (views: Named, values: Named): void => {
-  for (const [name, t] of Object.entries(views)) t.data.set(values[name]!.data)
-}
-
 const copies = (named: Named): Named =>
   Object.fromEntries(Object.entries(named).map(([name, t]) => [name, tensor(t.shape, t.data.slice())]))
-
-/** The tightest bound the recorded calls put on the ids in `array`, if any reads it. */
-const idBound = (calls: readonly Call[], array: Int32Array): number =>
-  Math.min(...calls.flatMap((call) =>
-    arraysOf(call.kernel as KernelName, call.args as never)
-      .filter((a) => call.args[a.at] === array && a.bound !== undefined)
-      .map((a) => a.bound!)))
-
-const inRange = (what: string, values: Int32Array, bound: number): void => {
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!
-    if (!(v >= 0 && v < bound)) throw new RangeError(`${what} ${v} outside [0, ${bound})`)
-  }
-}
 
 /**
  * The state every lean session shares (parameters, gradients, optimizer
@@ -209,58 +155,26 @@ const open = <B>(
     optimizer.slotNames.forEach((slot, s) => fill(slots[s]!.views(), state.slots[slot]!))
 
     // One workspace for every program's activations and inputs: programs run one at a time, so they may share it.
-    let workspace = { at: 0, bytes: 0 }
-    const place = (sizes: readonly number[]): number[] => {
-      const total = sizes.reduce((n, bytes) => n + alignUp(bytes), 0)
-      if (total > workspace.bytes) workspace = { at: arena.reserveMovable(total), bytes: total }
-      let at = workspace.at
-      return sizes.map((bytes) => {
-        const offset = at
-        at += alignUp(bytes)
-        return offset
-      })
-    }
+    const place = workspace(arena)
+    const compileStep: Compile = (step) =>
+      compile(kernels, arena, place, (recording, temporaries, input) => {
+        const [gradViews, runningViews] = [grads.views(), running.views()]
+        const traced = step(recording, withParameters(model, { ...params.views(), ...runningViews }), input)
+        const bindings = new Map<ArrayBufferView, ArrayBufferView>()
+        for (const [name, view] of Object.entries(gradViews)) {
+          const grad = traced.grads[name]
+          if (grad === undefined || !temporaries.has(grad.data)) throw new RangeError(`the step computes no gradient for ${name}`)
+          bindings.set(grad.data, view.data)
+        }
+        // The running statistics after the step replace those before it, in place.
+        for (const [name, after] of Object.entries(layerBuffers(traced.model.net))) {
+          const before = runningViews[name]!.data
+          if (after.data !== before) bindings.set(after.data, before)
+        }
+        return { bindings, value: true }
+      }, options.profile)
 
-    const compile: Compile = (step) => {
-      const recording = recorder()
-      const placeholders: { readonly ids: Int32Array; readonly what: string }[] = []
-      const input = (n: number, what: string): Int32Array => {
-        const ids = new Int32Array(n)
-        placeholders.push({ ids, what })
-        return ids
-      }
-      const [gradViews, runningViews] = [grads.views(), running.views()]
-      const traced = step(recording.kernels, withParameters(model, { ...params.views(), ...runningViews }), input)
-      const bindings = new Map<ArrayBufferView, ArrayBufferView>()
-      for (const [name, view] of Object.entries(gradViews)) {
-        const grad = traced.grads[name]
-        if (grad === undefined || !recording.temporaries.has(grad.data)) throw new RangeError(`the step computes no gradient for ${name}`)
-        bindings.set(grad.data, view.data)
-      }
-      // The running statistics after the step replace those before it, in place.
-      for (const [name, after] of Object.entries(layerBuffers(traced.model.net))) {
-        const before = runningViews[name]!.data
-        if (after.data !== before) bindings.set(after.data, before)
-      }
-      if (recording.valued.length !== 1) throw new RangeError('the step must compute exactly one loss')
-      const program = compileProgram(kernels, recording.calls, recording.temporaries, bindings, recording.valued[0]!, {
-        inputs: new Set(placeholders.map((p) => p.ids)), place, ...(options.profile === undefined ? {} : { wrap: options.profile }),
-      })
-      const slotsOfInputs = placeholders.map(({ ids, what }) =>
-        ({ at: program.offsetOf(ids), count: ids.length, bound: idBound(recording.calls, ids), what }))
-      return (inputs) => {
-        slotsOfInputs.forEach(({ at, count, bound, what }, i) => {
-          const values = inputs[i]!
-          if (values.length !== count) throw new RangeError(`${values.length} ${what}s where the step takes ${count}`)
-          // The compiled kernels index memory with these unchecked.
-          inRange(what, values, bound)
-          if (at !== undefined) new Int32Array(arena.buffer(), at, count).set(values)
-        })
-        return program.run()
-      }
-    }
-
-    const stepOf = makeStep(compile)
+    const stepOf = makeStep(compileStep)
     let step = state.step
     let disposed = false
     return {

@@ -169,6 +169,27 @@ describe('matmul agrees with the reference', () => {
   })
 })
 
+describe("matmul's rows do not depend on how many rows run together", () => {
+  it('one or two rows (computed without packing) give the bits the same rows give among many (tiled)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 300 }), fc.boolean(), fc.boolean(), fc.nat(),
+        (few, n, k, transB, accumulate, s) => {
+          const many = 7
+          const v = values(s)
+          const a = v.uniform(many * k)
+          const b = v.uniform(k * n)
+          const c0 = v.uniform(many * n)
+          const all = c0.slice()
+          wasm.matmul(many, n, k, a, false, b, transB, all, accumulate)
+          const part = c0.slice(0, few * n)
+          wasm.matmul(few, n, k, a.subarray(0, few * k), false, b, transB, part, accumulate)
+          expect(Array.from(part)).toEqual(Array.from(all.subarray(0, few * n)))
+        }),
+      { numRuns: 200 },
+    )
+  })
+})
+
 describe('elementwise and row kernels agree with the reference', () => {
   it('broadcastRows and sumRows', () => {
     fc.assert(

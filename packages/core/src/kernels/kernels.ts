@@ -50,6 +50,13 @@ export interface Kernels {
   gather(table: FloatArray, ids: Int32Array, out: FloatArray, count: number, dim: number): void
 
   /**
+   * table[ids[i], :] = x[i, :] for count ids, in order; the table's other
+   * rows (of `rows`) keep their values. Rows written into a table read later
+   * (a generator's queues of past nodes).
+   */
+  scatterRows(x: FloatArray, ids: Int32Array, table: FloatArray, count: number, dim: number, rows: number): void
+
+  /**
    * dTable = Σ over i with ids[i] = r of dy[i, :], for every row r of a table
    * of `rows` rows (rows not indexed get zeros). The scatter-add that is
    * gather's gradient.
@@ -170,6 +177,8 @@ export const kernelArrays: { readonly [K in KernelName]: (...args: KernelArgs<K>
     const rows = dim === 0 ? 0 : Math.floor(table.length / dim)
     return [arg(0, 'table', rows * dim, 'in'), arg(1, 'ids', count, 'in', dim === 0 ? undefined : rows), arg(2, 'out', count * dim, 'out')]
   },
+  scatterRows: (_x, _ids, _table, count, dim, rows) =>
+    [arg(0, 'x', count * dim, 'in'), arg(1, 'ids', count, 'in', dim === 0 ? undefined : rows), arg(2, 'table', rows * dim, 'inout')],
   scatterAdd: (_dy, _ids, _dTable, count, dim, rows) =>
     [arg(0, 'dy', count * dim, 'in'), arg(1, 'ids', count, 'in', dim === 0 ? undefined : rows), arg(2, 'dTable', rows * dim, 'out')],
   columnMoments: (_x, _mean, _variance, rows, cols) =>

@@ -61,6 +61,10 @@ export const referenceKernels: Kernels = {
     }
   },
 
+  scatterRows(x, ids, table, count, dim) {
+    for (let i = 0; i < count; i++) table.set(x.subarray(i * dim, i * dim + dim), ids[i]! * dim)
+  },
+
   scatterAdd(dy, ids, dTable, count, dim, rows) {
     dTable.fill(0, 0, rows * dim)
     for (let i = 0; i < count; i++) {

@@ -191,6 +191,37 @@ export interface CompileOptions {
   readonly place?: (bytes: readonly number[]) => readonly number[]
   /** Wraps each compiled call, e.g. to time it (the call's kernel and arguments are the compiled program's). */
   readonly wrap?: (call: Call, run: () => unknown) => () => unknown
+  /**
+   * The caller's buffers that keep their values for as long as the program
+   * lives and that no call writes (a generator's weights): a product of a
+   * few rows by such a matrix transposed reads a copy transposed once, here,
+   * so that it streams the matrix's rows (the same sums, in the same order).
+   */
+  readonly constants?: ReadonlySet<View>
+}
+
+/** Rows of A at most that `matmul` multiplies without packing (FEW_ROWS in assembly/matmul.ts). */
+const FEW_ROWS = 2
+
+/** Products of few rows by a constant matrix transposed, made to read a transposed copy (see `CompileOptions.constants`). */
+const transposeConstants = (input: readonly Call[], constants: ReadonlySet<View>): { calls: Call[]; copies: Map<Float32Array, View> } => {
+  const copies = new Map<Float32Array, View>()
+  const made = new Map<View, Float32Array>()
+  const calls = input.map((call) => {
+    if (call.kernel !== 'matmul') return call
+    const [m, n, k, a, transA, b, transB, c, accumulate] = call.args as [number, number, number, View, boolean, Float32Array, boolean, View, boolean]
+    if (transA || !transB || m > FEW_ROWS || !constants.has(b)) return call
+    let copy = made.get(b)
+    if (copy === undefined) {
+      // b is n×k; its copy is k×n.
+      copy = new Float32Array(k * n)
+      for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) copy[p * n + j] = b[j * k + p]!
+      made.set(b, copy)
+      copies.set(copy, b)
+    }
+    return { ...call, args: [m, n, k, a, false, copy, false, c, accumulate] }
+  })
+  return { calls, copies }
 }
 
 /**
@@ -208,7 +239,7 @@ export const compileProgram = (
   const { exports, arena, scratchBytes } = internals
   const inputs = options.inputs ?? new Set<View>()
   const marked = recorded.map((call, i) => (i === valued ? { ...call, valued: true } : call))
-  const calls = alias(fuse(bind(marked, bindings), temporaries), temporaries)
+  const { calls, copies } = transposeConstants(alias(fuse(bind(marked, bindings), temporaries), temporaries), options.constants ?? new Set())
   // Placed once and reused by every run, a temporary holds the last run's values: each must be written before it is read.
   const bound = new Set(bindings.values())
   for (const [array, entry] of accesses(calls)) {
@@ -228,6 +259,7 @@ export const compileProgram = (
         own.push(a)
         continue
       }
+      if (a instanceof Float32Array && copies.has(a)) continue
       if (!kernels.owns(a)) throw new RangeError('a recorded call reads an array outside the WebAssembly memory')
       pointers.set(a, a.byteOffset)
     }
@@ -236,6 +268,12 @@ export const compileProgram = (
   const sizes = [...own.map((a) => a.byteLength), scratchSize]
   const offsets = options.place === undefined ? sizes.map((bytes) => arena.reserveMovable(bytes)) : options.place(sizes)
   own.forEach((a, i) => pointers.set(a, offsets[i]!))
+  // The transposed copies live as long as the program: their own regions, not the workspace.
+  for (const copy of copies.keys()) {
+    const at = arena.reserveMovable(copy.byteLength)
+    new Float32Array(arena.buffer(), at, copy.length).set(copy)
+    pointers.set(copy, at)
+  }
   const scratch = offsets[own.length]!
   const pointer = (array: View): number => pointers.get(array)!
   const steps = calls.map((call) => {

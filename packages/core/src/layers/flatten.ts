@@ -83,7 +83,7 @@ export const flattenOps: LayerOps<FlattenConsecutive, FlattenTape, FlattenDescri
       const input = floatInput(x, 'flatten')
       if (input.shape.length !== 2) throw new RangeError(`flatten in the sequence view expects (N, C) nodes, got ${shapeText(input.shape)}`)
       const c = input.shape[1]!
-      const { nodes, sources } = packing.fusion(input, layer.n, stride)
+      const { nodes, sources } = packing.fusion(k, input, layer.n, stride)
       const count = sources.data.length
       const y = k.alloc(input.data, count * c)
       k.gather(nodes.data, sources.data, y, count, c)

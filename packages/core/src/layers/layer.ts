@@ -47,10 +47,10 @@ export type TensorShapes = Readonly<Record<string, readonly number[]>>
  * (N, C) of the level below: the table of nodes it reads (x itself when
  * training on whole words; x with the past nodes a generator keeps) and, for
  * each node of its level, the rows of the table it fuses, oldest first ((M·group)
- * row indices for M nodes).
+ * row indices for M nodes). It may call kernels to build the table.
  */
 export interface Packing {
-  fusion(x: Tensor, group: number, dilation: number): { readonly nodes: Tensor; readonly sources: IndexTensor }
+  fusion(kernels: Kernels, x: Tensor, group: number, dilation: number): { readonly nodes: Tensor; readonly sources: IndexTensor }
 }
 
 /** A pass in the sequence view: the output nodes, and the time between neighbouring nodes at the output. */
