@@ -6,7 +6,11 @@
 //    side by side in one run with the systems alternating, medians over
 //    rounds. Beside each measured ratio, the ratio of matrix-product FLOPs the
 //    two do per target character.
-// 2. Time to quality on the names split: training seconds (evaluation
+// 2. Generation: characters per second, the queue-cached generator against
+//    the naive one (the whole tree per character), at 3, 6 and 10 levels, one
+//    stream and 64 rows, with the ratio of fusions per character beside; and
+//    the lecture's own PyTorch sampling loop (one word at a time) at 3 levels.
+// 3. Time to quality on the names split: training seconds (evaluation
 //    excluded) until the validation loss is at or below 2.00, for
 //    `wavenet train --mode sequence` (its recipe), `wavenet train` per example
 //    (the lecture's recipe) and the lecture's own PyTorch script, where
@@ -136,7 +140,57 @@ for (const levels of LEVELS) {
   )
 }
 
+generation()
 if (!options['no-quality']) timeToQuality()
+
+/** Characters per second of each generator, and the lecture's sampling loop in PyTorch. */
+function generation() {
+  const rate = (make, model, rows, seconds) => wasm.scope(() => {
+    const g = make(wasm, model, rows)
+    const all = Array.from({ length: rows }, (_, i) => i)
+    const tokens = new Int32Array(rows)
+    const advance = () => {
+      const logits = g.logits(all)
+      // The most likely next character of each row, never the boundary: a long stream.
+      for (let i = 0; i < rows; i++) {
+        let best = 1
+        for (let c = 2; c < V; c++) if (logits[i * V + c] > logits[i * V + best]) best = c
+        tokens[i] = best
+      }
+      g.push(all, tokens)
+    }
+    for (let i = 0; i < 3; i++) advance()
+    let steps = 0
+    const began = performance.now()
+    while (performance.now() - began < seconds * 1000) {
+      advance()
+      steps++
+    }
+    return (steps * rows) / ((performance.now() - began) / 1000)
+  })
+  console.log()
+  console.log('Generation, characters per second (--backend wasm; embedding 24, hidden 128; greedy streams, no boundary):')
+  console.log()
+  console.log('levels  rows     cached      naive   cached / naive (fusions)')
+  for (const levels of [3, 6, 10]) {
+    const model = core.wavenet({ vocab: V, levels, embedding: EMBEDDING, hidden: HIDDEN, seed: 1 })
+    for (const rows of [1, 64]) {
+      const cached = rate(core.cachedGenerator, model, rows, 1)
+      const naive = rate(core.naiveGenerator, model, rows, levels === 10 ? 3 : 1)
+      console.log(`${String(levels).padStart(6)} ${String(rows).padStart(5)} ${fmt(cached, 0).padStart(10)} ${fmt(naive, 0).padStart(10)} ${`${fmt(cached / naive, 1)} (${fmt((2 ** levels - 1) / levels, 1)})`.padStart(26)}`)
+    }
+  }
+  const python = '/usr/bin/python3'
+  const anchor = `${root}../shared/anchors/pytorch/wavenet_lecture.py`
+  if (existsSync(python) && existsSync(anchor) && spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) {
+    const env = { ...process.env }
+    delete env.OPENBLAS_CORETYPE
+    delete env.OPENBLAS_L2_SIZE
+    const run = spawnSync(python, [anchor, '--data', `${root}../shared/data/names.txt`, '--threads', '1', '--steps', '2000', '--sample', '2000'], { env, encoding: 'utf8' })
+    const found = /: (\d+) characters\/s/.exec(run.stdout)
+    console.log(found === null ? `PyTorch sampling loop failed: ${run.stderr}` : `PyTorch, the lecture's sampling loop at 3 levels (one word at a time): ${found[1]} characters/s`)
+  }
+}
 
 /** Training seconds to val ≤ 2.00 of each system, on the lecture's split. */
 function timeToQuality() {
