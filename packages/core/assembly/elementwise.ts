@@ -63,6 +63,22 @@ export function addInto(dst: usize, src: usize, n: i32): void {
   }
 }
 
+/**
+ * dst[r·dstStride + dstOffset + j] = (accumulate ? that : 0) + src[r·srcStride + srcOffset + j]
+ * for rows r and cols j (strides and offsets in elements): a block of columns
+ * of one matrix added to (or copied into) a block of another.
+ */
+export function addStrided(
+  src: usize, srcStride: i32, srcOffset: i32, dst: usize, dstStride: i32, dstOffset: i32, rows: i32, cols: i32, accumulate: bool,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const from = src + (<usize>r * <usize>srcStride + <usize>srcOffset) * 4
+    const to = dst + (<usize>r * <usize>dstStride + <usize>dstOffset) * 4
+    if (accumulate) addInto(to, from, cols)
+    else memory.copy(to, from, <usize>cols * 4)
+  }
+}
+
 /** Every row of the rows×cols matrix `out` set to the vector v. */
 export function broadcastRows(v: usize, out: usize, rows: i32, cols: i32): void {
   const rowBytes = <usize>cols * 4

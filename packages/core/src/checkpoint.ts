@@ -182,7 +182,12 @@ const modelConfig = (value: unknown): Decoded<ModelConfig> => {
       return bad('needs positive integer levels and a groupSize of at least 2')
     }
     if (groupSize ** levels > MAX_RECEPTIVE_FIELD) return bad(`describes a context of more than ${MAX_RECEPTIVE_FIELD} characters`)
-    return E.right({ kind: 'wavenet', vocab, levels, groupSize, embedding, hidden })
+    const { residual, skip } = value
+    if (![residual, skip].every((flag) => flag === undefined || typeof flag === 'boolean')) return bad('has a residual or skip that is not true or false')
+    return E.right({
+      kind: 'wavenet', vocab, levels, groupSize, embedding, hidden,
+      ...(residual === true ? { residual } : {}), ...(skip === true ? { skip } : {}),
+    })
   }
   if (value['kind'] === 'mlp') {
     const { context } = value

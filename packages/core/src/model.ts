@@ -22,6 +22,8 @@ import {
   forward, inputSteps, type LayerDescription, layerBuffers, layerParameters, type Layer, outputShape, type Sequential,
   type SequentialDescription, sequential, withTensors,
 } from './layers/sequential.js'
+import { residual } from './layers/residual.js'
+import { skip } from './layers/skip.js'
 import { tanh } from './layers/tanh.js'
 import { type Rng, seeded } from './random.js'
 import { type IndexTensor, size } from './tensor.js'
@@ -33,6 +35,40 @@ export interface WavenetConfig {
   readonly groupSize: number
   readonly embedding: number
   readonly hidden: number
+  /** WaveNet's residual connections: each level whose input and output widths match adds its newest input. */
+  readonly residual?: boolean
+  /** WaveNet's skip connections: the head reads the sum of every level's output at the newest step. */
+  readonly skip?: boolean
+}
+
+/** How to make each piece of the tree: layers (`wavenet`) or their descriptions (`describeConfig`). */
+interface Makers<T> {
+  flatten(group: number): T
+  /** The fusion's linear of a level (called level after level: initialisation draws in that order). */
+  linear(fanIn: number): T
+  norm(): T
+  tanh(): T
+  sequential(named: readonly (readonly [string, T])[]): T
+  residual(inner: T): T
+  skip(body: T): T
+}
+
+/**
+ * The tree's hidden layers, named: per level [flatten, linear, norm, tanh]
+ * (`fuse.{l}.…`); with residual connections, the level's linear, norm and
+ * tanh in one residual block (`fuse.{l}.block.…`) where its input and output
+ * widths match; with skip connections, the levels inside one skip layer named
+ * `fuse` (so the tensors keep their names).
+ */
+const treeLayers = <T>(config: WavenetConfig, make: Makers<T>): (readonly [string, T])[] => {
+  const levels = Array.from({ length: config.levels }, (_, l): (readonly [string, T])[] => {
+    const width = l === 0 ? config.embedding : config.hidden
+    const fusion: (readonly [string, T])[] = [['linear', make.linear(config.groupSize * width)], ['norm', make.norm()], ['tanh', make.tanh()]]
+    const body: (readonly [string, T])[] = config.residual === true && width === config.hidden ? [['block', make.residual(make.sequential(fusion))]] : fusion
+    return [['flatten', make.flatten(config.groupSize)], ...body]
+  })
+  if (config.skip === true) return [['fuse', make.skip(make.sequential(levels.map((level, l) => [`${l}`, make.sequential(level)] as const)))]]
+  return levels.flatMap((level, l) => level.map(([name, item]) => [`fuse.${l}.${name}`, item] as const))
 }
 
 export interface FlatMlpConfig {
@@ -97,11 +133,14 @@ export const wavenet = (options: {
   readonly groupSize?: number
   readonly embedding: number
   readonly hidden: number
+  readonly residual?: boolean
+  readonly skip?: boolean
   readonly seed: number
 }): Model => {
   const config: WavenetConfig = {
     kind: 'wavenet', vocab: options.vocab, levels: options.levels, groupSize: options.groupSize ?? 2,
     embedding: options.embedding, hidden: options.hidden,
+    ...(options.residual === true ? { residual: true } : {}), ...(options.skip === true ? { skip: true } : {}),
   }
   positive('vocab', config.vocab)
   positive('levels', config.levels)
@@ -111,15 +150,21 @@ export const wavenet = (options: {
     throw new RangeError(`groupSize must be an integer of at least 2, got ${config.groupSize}`)
   }
   return build(config, options.seed, (rng) => {
-    const layers: { name: string; layer: Layer }[] = []
     let current = rng
-    for (let l = 0; l < config.levels; l++) {
-      const fanIn = config.groupSize * (l === 0 ? config.embedding : config.hidden)
-      const [block, next] = fuse(current, `fuse.${l}`, config.groupSize, fanIn, config.hidden)
-      layers.push(...block)
-      current = next
-    }
-    return [layers, current]
+    const layers = treeLayers<Layer>(config, {
+      flatten: flattenConsecutive,
+      linear(fanIn) {
+        const [layer, next] = initLinear(current, fanIn, config.hidden, { bias: false })
+        current = next
+        return layer
+      },
+      norm: () => batchNorm1d(config.hidden),
+      tanh,
+      sequential: (named) => sequential(named.map(([, layer]) => layer), named.map(([name]) => name)),
+      residual,
+      skip,
+    })
+    return [layers.map(([name, layer]) => ({ name, layer })), current]
   })
 }
 
@@ -150,17 +195,24 @@ export const flatMlp = (options: {
  * allocating or initialising a tensor.
  */
 export const describeConfig = (config: ModelConfig): SequentialDescription => {
-  const fuse = (prefix: string, group: number, fanIn: number): [string, LayerDescription][] => [
-    [`${prefix}.flatten`, { kind: 'flatten', n: group }],
-    [`${prefix}.linear`, { kind: 'linear', in: fanIn, out: config.hidden, bias: false }],
-    [`${prefix}.norm`, { kind: 'batchnorm', dim: config.hidden, ...BATCHNORM_DEFAULTS }],
-    [`${prefix}.tanh`, { kind: 'tanh' }],
+  const fusion = (group: number, fanIn: number): [string, LayerDescription][] => [
+    ['flatten', { kind: 'flatten', n: group }],
+    ['linear', { kind: 'linear', in: fanIn, out: config.hidden, bias: false }],
+    ['norm', { kind: 'batchnorm', dim: config.hidden, ...BATCHNORM_DEFAULTS }],
+    ['tanh', { kind: 'tanh' }],
   ]
-  const hidden = config.kind === 'wavenet'
-    ? Array.from({ length: config.levels }, (_, l) =>
-      fuse(`fuse.${l}`, config.groupSize, config.groupSize * (l === 0 ? config.embedding : config.hidden))).flat()
-    : fuse('hidden', config.context, config.context * config.embedding)
-  const named: [string, LayerDescription][] = [
+  const hidden: (readonly [string, LayerDescription])[] = config.kind === 'wavenet'
+    ? treeLayers<LayerDescription>(config, {
+      flatten: (n) => ({ kind: 'flatten', n }),
+      linear: (fanIn) => ({ kind: 'linear', in: fanIn, out: config.hidden, bias: false }),
+      norm: () => ({ kind: 'batchnorm', dim: config.hidden, ...BATCHNORM_DEFAULTS }),
+      tanh: () => ({ kind: 'tanh' }),
+      sequential: (named) => ({ kind: 'sequential', names: named.map(([name]) => name), layers: named.map(([, layer]) => layer) }),
+      residual: (inner) => ({ kind: 'residual', inner }),
+      skip: (body) => ({ kind: 'skip', body: body as SequentialDescription }),
+    })
+    : fusion(config.context, config.context * config.embedding).map(([name, layer]) => [`hidden.${name}`, layer] as const)
+  const named: (readonly [string, LayerDescription])[] = [
     ['embedding', { kind: 'embedding', vocab: config.vocab, dim: config.embedding }],
     ...hidden,
     ['head', { kind: 'linear', in: config.hidden, out: config.vocab, bias: true }],

@@ -30,6 +30,19 @@ const small = (seed: number): Model => wavenet({ vocab: V, levels: 2, groupSize:
 const unwrap = <A>(e: E.Either<{ message: string }, A>): A => E.getOrElseW((l: { message: string }) => { throw new Error(l.message) })(e)
 
 describe('checkpoint', () => {
+  it('round-trips trees with residual and skip connections, their recipe included', () => {
+    fc.assert(
+      fc.property(fc.nat(), fc.boolean(), fc.boolean(), fc.boolean(), (seed, residual, skip, withOptimizer) => {
+        const model = wavenet({ vocab: V, levels: 3, groupSize: 2, embedding: 4, hidden: 4, residual, skip, seed })
+        const original = checkpointOf(model, withOptimizer)
+        const decoded = unwrap(decodeCheckpoint(encodeCheckpoint(original)))
+        expect(snapshot(decoded)).toEqual(snapshot(original))
+        expect(decoded.model.config).toEqual(model.config)
+      }),
+      { numRuns: 30 },
+    )
+  })
+
   it('round-trips models, optimizer state and metadata bit-exactly', () => {
     fc.assert(
       fc.property(fc.nat(), fc.boolean(), fc.boolean(), (seed, mlp, withOptimizer) => {

@@ -5,9 +5,9 @@
  * parameter tensor and the input.
  */
 import fc from 'fast-check'
-import { describe, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
-  batchNorm1d, embedding, flattenConsecutive, linear, sequential, tanh, withTensors,
+  batchNorm1d, embedding, flattenConsecutive, forward, linear, referenceKernels, residual, sequential, skip, tanh, withTensors,
   type Mode,
 } from '../src/index.js'
 import { randomTensor } from './support/gradcheck.js'
@@ -88,6 +88,48 @@ describe('gradients agree with central differences', () => {
         const targets = ids(Array.from({ length: b }, (_, i) => (s + 3 * i) % classes), [b])
         // The identity layer is an empty Sequential: the check then covers the loss alone.
         expectGradientsAgree(sequential([]), randomTensor(s, [b, classes], 3), 'train', crossEntropyObjective(targets))
+      }),
+      RUNS,
+    )
+  })
+})
+
+describe('residual and skip connections', () => {
+  it('residual adds the input\'s last channels to its inner layer\'s output, and its gradients agree', () => {
+    fc.assert(
+      fc.property(dim, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 2 }), seed, (c, g, t, s) => {
+        const inner = sequential([linear(randomTensor(s, [c, g * c], 0.5), randomTensor(s + 1, [c], 0.1)), tanh()])
+        const lead = t === 0 ? [3] : [3, t]
+        const x = randomTensor(s + 2, [...lead, g * c])
+        const layer = residual(inner)
+        const y = forward(referenceKernels, layer, x, 'eval').y.data
+        const plain = forward(referenceKernels, inner, x, 'eval').y.data
+        const rows = plain.length / c
+        for (let r = 0; r < rows; r++) {
+          for (let j = 0; j < c; j++) expect(y[r * c + j]).toBe(plain[r * c + j]! + x.data[r * g * c + (g - 1) * c + j]!)
+        }
+        expectGradientsAgree(layer, x, 'train', projection(randomTensor(s + 3, [...lead, c])))
+      }),
+      RUNS,
+    )
+  })
+
+  it('skip sums every layer\'s output at the last time step, and its gradients agree', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 4 }), fc.integer({ min: 1, max: 3 }), seed, (c, b, s) => {
+        // (B, 4, C) → fuse pairs → (B, 2, C) → fuse the pair → (B, C).
+        const level = (seedOf: number) =>
+          sequential([flattenConsecutive(2), linear(randomTensor(seedOf, [c, 2 * c], 0.5), null), tanh()])
+        const body = sequential([level(s), level(s + 1)])
+        const x = randomTensor(s + 2, [b, 4, c])
+        const layer = skip(body)
+        const y = forward(referenceKernels, layer, x, 'eval').y.data
+        const first = forward(referenceKernels, body.layers[0]!, x, 'eval').y
+        const second = forward(referenceKernels, body.layers[1]!, first, 'eval').y.data
+        for (let r = 0; r < b; r++) {
+          for (let j = 0; j < c; j++) expect(y[r * c + j]).toBe(first.data[(r * 2 + 1) * c + j]! + second[r * c + j]!)
+        }
+        expectGradientsAgree(layer, x, 'train', projection(randomTensor(s + 3, [b, c])))
       }),
       RUNS,
     )

@@ -74,7 +74,12 @@ describe('flatMlp', () => {
 describe('models described by their layers', () => {
   const size = fc.integer({ min: 1, max: 6 })
   const config: fc.Arbitrary<ModelConfig> = fc.oneof(
-    fc.record({ kind: fc.constant('wavenet' as const), vocab: size, levels: fc.integer({ min: 1, max: 4 }), groupSize: fc.integer({ min: 2, max: 3 }), embedding: size, hidden: size }),
+    fc.record({
+      kind: fc.constant('wavenet' as const), vocab: size, levels: fc.integer({ min: 1, max: 4 }), groupSize: fc.integer({ min: 2, max: 3 }), embedding: size, hidden: size,
+    }, { requiredKeys: ['kind', 'vocab', 'levels', 'groupSize', 'embedding', 'hidden'] }).chain((c) =>
+      fc.record({ residual: fc.constantFrom(undefined, true), skip: fc.constantFrom(undefined, true) }).map((o) => ({
+        ...c, ...(o.residual === true ? { residual: true } : {}), ...(o.skip === true ? { skip: true } : {}),
+      }))),
     fc.record({ kind: fc.constant('mlp' as const), vocab: size, context: size, embedding: size, hidden: size }),
   )
   const built = (c: ModelConfig): Model => (c.kind === 'wavenet' ? wavenet({ ...c, seed: 1 }) : flatMlp({ ...c, seed: 1 }))

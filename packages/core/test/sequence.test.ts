@@ -19,6 +19,9 @@ const treeConfig = fc.record({
   vocab: fc.integer({ min: 3, max: 8 }),
   embedding: fc.integer({ min: 1, max: 4 }),
   hidden: fc.integer({ min: 1, max: 6 }),
+  // WaveNet's residual and skip connections, which must mean the same in both views.
+  residual: fc.boolean(),
+  skip: fc.boolean(),
   seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
 })
 
@@ -53,7 +56,7 @@ const perExample = (model: Model, words: readonly Int32Array[]) => {
 const inFloat64 = (model: Model): Model => ({ net: toFloat64Layer(model.net) })
 
 describe('sequence view', () => {
-  it('gives every output the logits per-example evaluation gives its context (float32 1e-5, float64 1e-9), trees of 1–5 levels', () => {
+  it('gives every output the logits per-example evaluation gives its context (float32 1e-5, float64 1e-9), trees of 1–5 levels, residual and skip', () => {
     fc.assert(
       fc.property(treeConfig.chain((c) => fc.tuple(fc.constant(c), wordsOf(c.vocab))), ([c, words]) => {
         const model = wavenet(c)
@@ -102,7 +105,7 @@ describe('sequence view', () => {
       fc.property(
         fc.record({
           levels: fc.integer({ min: 1, max: 3 }), groupSize: fc.integer({ min: 2, max: 3 }), vocab: fc.integer({ min: 5, max: 7 }),
-          embedding: fc.integer({ min: 1, max: 3 }), hidden: fc.integer({ min: 2, max: 4 }), seed: fc.nat(),
+          embedding: fc.integer({ min: 1, max: 3 }), hidden: fc.integer({ min: 2, max: 4 }), residual: fc.boolean(), skip: fc.boolean(), seed: fc.nat(),
         }),
         fc.nat(),
         (c, s) => {
@@ -152,12 +155,12 @@ describe('generation', () => {
   const wasm = createWasmKernels()!
   const letters = 'abcdefg'
 
-  it('gives the same samples cached as naive, for the same seed: trees of 1–6 levels, group size 2–3, with prefixes, on both backends', () => {
+  it('gives the same samples cached as naive, for the same seed: trees of 1–6 levels, group size 2–3, residual and skip, with prefixes, on both backends', () => {
     fc.assert(
       fc.property(
         fc.record({
           levels: fc.integer({ min: 1, max: 6 }), groupSize: fc.integer({ min: 2, max: 3 }), vocab: fc.integer({ min: 3, max: 8 }),
-          embedding: fc.integer({ min: 1, max: 4 }), hidden: fc.integer({ min: 1, max: 6 }), seed: fc.nat(),
+          embedding: fc.integer({ min: 1, max: 4 }), hidden: fc.integer({ min: 1, max: 6 }), residual: fc.boolean(), skip: fc.boolean(), seed: fc.nat(),
         }).filter((c) => c.groupSize ** c.levels <= 256),
         fc.nat(), fc.integer({ min: 0, max: 3 }), fc.boolean(),
         (c, seed, prefixLength, onWasm) => {

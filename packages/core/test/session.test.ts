@@ -74,6 +74,8 @@ const modelArbitrary: fc.Arbitrary<Model> = fc.oneof(
     groupSize: fc.integer({ min: 2, max: 3 }),
     embedding: fc.integer({ min: 1, max: 7 }),
     hidden: fc.integer({ min: 1, max: 12 }),
+    residual: fc.boolean(),
+    skip: fc.boolean(),
     seed: fc.nat(),
   }).map(wavenet),
   fc.record({

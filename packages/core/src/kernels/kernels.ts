@@ -50,6 +50,18 @@ export interface Kernels {
   gather(table: FloatArray, ids: Int32Array, out: FloatArray, count: number, dim: number): void
 
   /**
+   * dst[r·dstStride + dstOffset + j] = (accumulate ? that : 0) +
+   * src[r·srcStride + srcOffset + j], for rows r and cols j (strides and
+   * offsets in elements): a block of columns of one matrix added to, or
+   * copied into, a block of another (a residual connection's input, a skip
+   * connection's tap).
+   */
+  addStrided(
+    src: FloatArray, srcStride: number, srcOffset: number, dst: FloatArray, dstStride: number, dstOffset: number,
+    rows: number, cols: number, accumulate: boolean,
+  ): void
+
+  /**
    * table[ids[i], :] = x[i, :] for count ids, in order; the table's other
    * rows (of `rows`) keep their values. Rows written into a table read later
    * (a generator's queues of past nodes).
@@ -177,6 +189,10 @@ export const kernelArrays: { readonly [K in KernelName]: (...args: KernelArgs<K>
     const rows = dim === 0 ? 0 : Math.floor(table.length / dim)
     return [arg(0, 'table', rows * dim, 'in'), arg(1, 'ids', count, 'in', dim === 0 ? undefined : rows), arg(2, 'out', count * dim, 'out')]
   },
+  addStrided: (_src, srcStride, srcOffset, _dst, dstStride, dstOffset, rows, cols, accumulate) => [
+    arg(0, 'src', rows === 0 || cols === 0 ? 0 : (rows - 1) * srcStride + srcOffset + cols, 'in'),
+    arg(3, 'dst', rows === 0 || cols === 0 ? 0 : (rows - 1) * dstStride + dstOffset + cols, accumulate ? 'inout' : 'out'),
+  ],
   scatterRows: (_x, _ids, _table, count, dim, rows) =>
     [arg(0, 'x', count * dim, 'in'), arg(1, 'ids', count, 'in', dim === 0 ? undefined : rows), arg(2, 'table', rows * dim, 'inout')],
   scatterAdd: (_dy, _ids, _dTable, count, dim, rows) =>

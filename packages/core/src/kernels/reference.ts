@@ -61,6 +61,15 @@ export const referenceKernels: Kernels = {
     }
   },
 
+  addStrided(src, srcStride, srcOffset, dst, dstStride, dstOffset, rows, cols, accumulate) {
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < cols; j++) {
+        const at = r * dstStride + dstOffset + j
+        dst[at] = (accumulate ? dst[at]! : 0) + src[r * srcStride + srcOffset + j]!
+      }
+    }
+  },
+
   scatterRows(x, ids, table, count, dim) {
     for (let i = 0; i < count; i++) table.set(x.subarray(i * dim, i * dim + dim), ids[i]! * dim)
   },

@@ -18,6 +18,8 @@ import { type FlattenConsecutive, type FlattenDescription, flattenOps } from './
 import type { Activation, Backward, Forward, LayerOps, Mode, Named, Packing, SequencePass, TensorShapes } from './layer.js'
 import { descriptionFields } from './layer.js'
 import { type Linear, type LinearDescription, linearOps } from './linear.js'
+import { type Residual, type ResidualDescription, residualOps } from './residual.js'
+import { type Skip, type SkipDescription, skipOps } from './skip.js'
 import { type Tanh, type TanhDescription, tanhOps } from './tanh.js'
 
 export interface Sequential {
@@ -28,7 +30,7 @@ export interface Sequential {
 }
 
 /** Every layer kind. */
-export type Layer = Embedding | FlattenConsecutive | Linear | BatchNorm1d | Tanh | Sequential
+export type Layer = Embedding | FlattenConsecutive | Linear | BatchNorm1d | Tanh | Sequential | Residual | Skip
 
 export interface SequentialDescription {
   readonly kind: 'sequential'
@@ -39,6 +41,7 @@ export interface SequentialDescription {
 /** The description of every layer kind: its kind and sizes, without tensors (JSON). */
 export type LayerDescription =
   | EmbeddingDescription | FlattenDescription | LinearDescription | BatchNormDescription | TanhDescription | SequentialDescription
+  | ResidualDescription | SkipDescription
 
 /** The description type of a layer type. */
 export type DescriptionOf<L extends Layer> = Extract<LayerDescription, { readonly kind: L['kind'] }>
@@ -192,6 +195,43 @@ const sequentialOps: LayerOps<Sequential, SequentialTape, SequentialDescription>
     sequential(d.layers.map((child, i) => inChild(d.names[i]!, () => buildLayer(child, childTensors(d.names[i]!, tensors)))), d.names),
 }
 
+/**
+ * The generic operations, for layer kinds that hold other layers (defined in
+ * their own files, which cannot import this one at load time).
+ */
+export interface Dispatch {
+  readonly forward: typeof forward
+  readonly backward: typeof backward
+  readonly sequenceForward: typeof sequenceForward
+  readonly sequenceBackward: typeof sequenceBackward
+  readonly layerParameters: typeof layerParameters
+  readonly layerBuffers: typeof layerBuffers
+  readonly withTensors: typeof withTensors
+  readonly outputShape: typeof outputShape
+  readonly inputSteps: typeof inputSteps
+  readonly describeLayer: typeof describeLayer
+  readonly parseLayer: typeof parseLayer
+  readonly tensorShapes: typeof tensorShapes
+  readonly buildLayer: typeof buildLayer
+}
+
+// Each entry calls the function by name when used, after this module has loaded.
+const dispatch: Dispatch = {
+  forward: (...a) => forward(...a),
+  backward: (...a) => backward(...a),
+  sequenceForward: (...a) => sequenceForward(...a),
+  sequenceBackward: (...a) => sequenceBackward(...a),
+  layerParameters: (...a) => layerParameters(...a),
+  layerBuffers: (...a) => layerBuffers(...a),
+  withTensors: (...a) => withTensors(...a),
+  outputShape: (...a) => outputShape(...a),
+  inputSteps: (...a) => inputSteps(...a),
+  describeLayer: (...a) => describeLayer(...a),
+  parseLayer: (...a) => parseLayer(...a),
+  tensorShapes: (...a) => tensorShapes(...a),
+  buildLayer: (...a) => buildLayer(...a),
+}
+
 /** The operations of every layer kind, by `kind`. */
 export const layerOps: OpsRecord = {
   embedding: embeddingOps,
@@ -200,6 +240,8 @@ export const layerOps: OpsRecord = {
   batchnorm: batchNormOps,
   tanh: tanhOps,
   sequential: sequentialOps,
+  residual: residualOps(dispatch),
+  skip: skipOps(dispatch),
 }
 
 const opsOf = <L extends Layer>(layer: L): LayerOps<L, unknown, DescriptionOf<L>> =>

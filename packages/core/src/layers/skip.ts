@@ -1,0 +1,148 @@
+/**
+ * Skip: WaveNet's skip connections. The layers of `body` run in order, each
+ * on the one before's output (one level of the tree each), and the output is
+ * the sum of every layer's output at the newest time step: in the tree, each
+ * output's last step (the whole output when its time axis is gone); in the
+ * sequence view, where every level has a node at every position, each
+ * output's nodes. So the head reads every level at the position it predicts
+ * from, in both views alike. Every layer's output must have the same width.
+ *
+ * The layer adds no tensors and no name: its tensors are body's, as named
+ * there (so `fuse.{l}.…` stays the tree's names).
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import type { Kernels } from '../kernels/kernels.js'
+import { type Tensor, tensor } from '../tensor.js'
+import type { Activation, Backward, LayerOps, Mode, Named, Packing } from './layer.js'
+import { descriptionFields, shapeText } from './layer.js'
+import type { Dispatch, Layer, Sequential, SequentialDescription } from './sequential.js'
+
+export interface Skip {
+  readonly kind: 'skip'
+  readonly body: Sequential
+}
+
+export interface SkipDescription {
+  readonly kind: 'skip'
+  readonly body: SequentialDescription
+}
+
+/** The sum of every layer's output at the newest time step (see the module comment). */
+export const skip = (body: Sequential): Skip => {
+  if (body.layers.length === 0) throw new RangeError('skip needs at least one layer')
+  return { kind: 'skip', body }
+}
+
+interface SkipTape {
+  readonly tapes: readonly unknown[]
+  /** Shape of each layer's output. */
+  readonly shapes: readonly (readonly number[])[]
+  /** Whether the tap is every row (the sequence view) or each row's last step (the tree). */
+  readonly everyRow: boolean
+}
+
+/** The rows, their stride and offset, of an output's newest step: every node (sequence view) or each example's last step (tree). */
+const tap = (shape: readonly number[], everyRow: boolean) => {
+  const width = shape[shape.length - 1]!
+  const size = shape.reduce((n, d) => n * d, 1)
+  if (everyRow || shape.length === 2) return { rows: size / width, stride: width, offset: 0, width }
+  const steps = shape[shape.length - 2]!
+  return { rows: size / (steps * width), stride: steps * width, offset: (steps - 1) * width, width }
+}
+
+type Pass = (child: Layer, x: Activation) => { y: Tensor; tape: unknown; layer: Layer }
+
+const run = (k: Kernels, layer: Skip, x: Activation, everyRow: boolean, pass: Pass) => {
+  const tapes: unknown[] = []
+  const shapes: (readonly number[])[] = []
+  const layers: Layer[] = []
+  let input = x
+  let sum: Tensor | undefined
+  for (const child of layer.body.layers) {
+    const out = pass(child, input)
+    tapes.push(out.tape)
+    shapes.push(out.y.shape)
+    layers.push(out.layer)
+    const t = tap(out.y.shape, everyRow)
+    if (sum === undefined) sum = tensor([t.rows, t.width], k.alloc(out.y.data, t.rows * t.width))
+    else if (sum.shape[1] !== t.width || sum.shape[0] !== t.rows) {
+      throw new RangeError(`skip: layer outputs ${shapeText(sum.shape)} and ${shapeText(out.y.shape)} cannot be summed`)
+    }
+    k.addStrided(out.y.data, t.stride, t.offset, sum.data, t.width, 0, t.rows, t.width, tapes.length > 1)
+    input = out.y
+  }
+  const after = layers.every((l, i) => l === layer.body.layers[i]) ? layer : skip({ ...layer.body, layers })
+  return { y: sum!, tape: { tapes, shapes, everyRow } satisfies SkipTape, layer: after }
+}
+
+/** Each layer's gradient: its tap's share of dy, plus (but for the last) the gradient flowing back from the layer after it. */
+const back = (k: Kernels, layer: Skip, tape: SkipTape, dy: Tensor, pass: (child: Layer, tape: unknown, dy: Tensor) => Backward): Backward => {
+  const grads: Named[] = []
+  let d: Tensor | null = null
+  for (let i = layer.body.layers.length - 1; i >= 0; i--) {
+    const shape = tape.shapes[i]!
+    const t = tap(shape, tape.everyRow)
+    let dOut: Tensor
+    if (d === null) {
+      // The last layer's output feeds the sum alone.
+      const data = k.alloc(dy.data, shape.reduce((n, s) => n * s, 1))
+      if (t.offset !== 0 || t.stride !== t.width) throw new RangeError('skip: the last layer must end the time axis')
+      k.addStrided(dy.data, t.width, 0, data, t.stride, t.offset, t.rows, t.width, false)
+      dOut = tensor(shape, data)
+    } else {
+      k.addStrided(dy.data, t.width, 0, d.data, t.stride, t.offset, t.rows, t.width, true)
+      dOut = tensor(shape, d.data)
+    }
+    const out = pass(layer.body.layers[i]!, tape.tapes[i], dOut)
+    grads.push(Object.fromEntries(Object.entries(out.grads).map(([name, g]) => [`${layer.body.names[i]!}.${name}`, g])))
+    d = out.dx
+    if (d === null && i > 0) throw new RangeError(`no gradient flows into layer ${layer.body.names[i - 1]}: token ids feed only the first layer`)
+  }
+  return { dx: d, grads: Object.assign({}, ...grads) }
+}
+
+/** The layer's ops, over the dispatch of its layers. */
+export const skipOps = (d: Dispatch): LayerOps<Skip, SkipTape, SkipDescription> => ({
+  forward: (k, layer, x, mode) => run(k, layer, x, false, (child, input) => d.forward(k, child, input, mode)),
+  backward: (k, layer, tape, dy) => back(k, layer, tape, dy, (child, t, g) => d.backward(k, child, t, g)),
+  sequence: {
+    forward(k: Kernels, layer: Skip, x: Activation, stride: number, packing: Packing, mode: Mode) {
+      let current = stride
+      const out = run(k, layer, x, true, (child, input) => {
+        const step = d.sequenceForward(k, child, input, current, packing, mode)
+        current = step.stride
+        return step
+      })
+      return { ...out, stride: current }
+    },
+    backward: (k, layer, tape, dy) => back(k, layer, tape as SkipTape, dy, (child, t, g) => d.sequenceBackward(k, child, t, g)),
+  },
+  parameters: (layer) => d.layerParameters(layer.body),
+  buffers: (layer) => d.layerBuffers(layer.body),
+  withTensors: (layer, tensors) => skip(d.withTensors(layer.body, tensors)),
+  outputShape(layer, input) {
+    let shape = input
+    let width: number | undefined
+    let batch = 0
+    for (const child of layer.body.layers) {
+      shape = d.outputShape(child, shape)
+      const w = shape[shape.length - 1]!
+      if (width !== undefined && w !== width) throw new RangeError(`skip: layer outputs of widths ${width} and ${w} cannot be summed`)
+      width = w
+      batch = shape[0]!
+    }
+    if (shape.length !== 2) throw new RangeError(`skip: the last layer must end the time axis, got ${shapeText(shape)}`)
+    return [batch, width!]
+  },
+  inputSteps: (layer, steps) => d.inputSteps(layer.body, steps),
+  describe: (layer) => ({ kind: 'skip', body: d.describeLayer(layer.body) }),
+  parse: (json) =>
+    pipe(
+      descriptionFields(json, 'skip', ['body']),
+      E.chain(({ body }) => d.parseLayer(body)),
+      E.chain((body) => (body.kind === 'sequential' ? E.right({ kind: 'skip' as const, body }) : E.left('skip: body must be a sequential'))),
+    ),
+  tensorShapes: (description) => d.tensorShapes(description.body),
+  build: (description, tensors) => skip(d.buildLayer(description.body, tensors)),
+})
