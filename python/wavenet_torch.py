@@ -152,6 +152,35 @@ class Sequential(nn.Module):
         return x
 
 
+class Transparent(nn.Module):
+    """A layer that holds another's modules under their own names, adding no name of its own (as the core's residual and skip)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.hold = [inner]
+        for name, module in inner.named_children():
+            self.add_module(name, module)
+
+
+class Residual(Transparent):
+    """inner(x) plus the last C channels of x, C the width of inner's output: after a fusion, the newest neighbour's own."""
+
+    def forward(self, x):
+        out = self.hold[0](x)
+        return out + x[..., x.shape[-1] - out.shape[-1]:]
+
+
+class Skip(Transparent):
+    """The body's layers in order, the output the sum of each one's output at the newest step (its last step, or itself once 2-D)."""
+
+    def forward(self, x):
+        total = 0
+        for layer in self.hold[0].order:
+            x = layer(x)
+            total = total + (x if x.dim() == 2 else x[:, -1, :])
+        return total
+
+
 def build(description):
     """The torch.nn module a layer description stands for, its tensors not yet loaded."""
     kind = description["kind"]
@@ -167,13 +196,22 @@ def build(description):
         return nn.Tanh()
     if kind == "sequential":
         return Sequential(description["names"], [build(layer) for layer in description["layers"]])
+    if kind == "residual":
+        return Residual(build(description["inner"]))
+    if kind == "skip":
+        return Skip(build(description["body"]))
     raise CheckpointError(f"unknown layer kind {kind!r}")
 
 
 def receptive_field(description):
     """Characters of context the network reads per output: the product of its flattens' groups."""
-    if description["kind"] == "flatten":
+    kind = description["kind"]
+    if kind == "flatten":
         return description["n"]
+    if kind == "residual":
+        return receptive_field(description["inner"])
+    if kind == "skip":
+        return receptive_field(description["body"])
     field = 1
     for layer in description.get("layers", []):
         field *= receptive_field(layer)

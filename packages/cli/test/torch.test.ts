@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { encodeCheckpoint, seeded } from '@wavenet/core'
+import { buildVocabulary, encodeCheckpoint, seeded, wavenet as wavenetModel } from '@wavenet/core'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { corpus, run } from '../../../examples/hand-built.js'
 import { file, lastJson, scratch, TINY, wavenet, WORDS } from './support.js'
@@ -56,6 +56,16 @@ describe.skipIf(skip)(`python/wavenet_torch.py${skip ? ' (skipped: /usr/bin/pyth
     const { cli, python } = await bothLosses(path, file(dir, 'hand-built.txt', corpus.join('\n')))
     expect(python.examples).toBe(cli.examples)
     expect(Math.abs(python.loss - cli.loss)).toBeLessThan(1e-5)
+  })
+
+  it("evaluates trees with residual and skip connections to wavenet eval's loss, within 1e-5", async () => {
+    const vocab = buildVocabulary([...corpus])
+    for (const [residual, skipping] of [[true, false], [false, true], [true, true]] as const) {
+      const model = wavenetModel({ vocab: vocab.symbols.length, levels: 2, embedding: 6, hidden: 6, residual, skip: skipping, seed: 5 })
+      const path = file(dir, `rs-${residual}-${skipping}.safetensors`, encodeCheckpoint({ model, vocab, step: 0, rng: seeded(1), history: { train: [], val: [] } }))
+      const { cli, python } = await bothLosses(path, file(dir, 'rs.txt', corpus.join('\n')))
+      expect(Math.abs(python.loss - cli.loss), `residual ${residual}, skip ${skipping}`).toBeLessThan(1e-5)
+    }
   })
 
   it('reads a version-1 file, which has no network description and no num_batches_tracked', async () => {
