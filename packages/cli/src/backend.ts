@@ -6,9 +6,10 @@
  * - `wasm` (default): WebAssembly SIMD kernels; falls back to `js`, saying
  *   so, where the engine has no WebAssembly SIMD.
  * - `js`: the plain-TypeScript reference kernels.
- * - `gpu`, `gpu:<mode>`: gpu.js kernels (@wavenet/gpu, imported only when
- *   asked for, so other runs never load gpu.js or Dawn). A named mode that is
- *   unavailable is an error; `gpu` alone picks the best mode and says so.
+ * - `gpu`, `gpu:<mode>`: gpu.js kernels (@wavenet/gpu, an optional
+ *   dependency imported only when asked for, so other runs never load gpu.js
+ *   or Dawn, and an install without it says what is missing). A named mode
+ *   that is unavailable is an error; `gpu` alone picks the best mode and says so.
  */
 import {
   createWasmKernels, type Kernels, leanSession, leanWordsSession, type Model, type Optimizer, type OptimizerState, pureSession,
@@ -59,8 +60,17 @@ export interface GpuHandle {
 
 export type GpuOpener = (mode: string) => Promise<GpuHandle>
 
+/** What a GPU run says where @wavenet/gpu, an optional dependency, was not installed. */
+const GPU_MISSING = 'needs the optional package @wavenet/gpu, which is not installed (npm install @wavenet/gpu)'
+
+/** Whether an import failed because the package itself is absent (not one of its own imports). */
+const isMissingPackage = (e: unknown, name: string): boolean =>
+  e instanceof Error && (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && e.message.includes(`'${name}'`)
+
 const openGpu: GpuOpener = async (mode) => {
-  const gpu = await import('@wavenet/gpu')
+  const gpu = await import('@wavenet/gpu').catch((e: unknown) => {
+    throw isMissingPackage(e, '@wavenet/gpu') ? new Error(GPU_MISSING) : e
+  })
   return gpu.createGpuKernels(mode as Parameters<typeof gpu.createGpuKernels>[0])
 }
 
