@@ -4,8 +4,13 @@
  * line (one line on stderr for both), 130 interrupted (after saving what a
  * running command had).
  */
-import { NodeContext, NodeRuntime } from '@effect/platform-node'
-import { Effect } from 'effect'
+// Each module by its own path, not the package's index: the executable is bundled (scripts/bundle.mjs),
+// and only the file system, paths and the terminal are services a command needs.
+import * as NodeFileSystem from '@effect/platform-node/NodeFileSystem'
+import * as NodePath from '@effect/platform-node/NodePath'
+import * as NodeRuntime from '@effect/platform-node/NodeRuntime'
+import * as NodeTerminal from '@effect/platform-node/NodeTerminal'
+import { Effect, Layer } from 'effect'
 import { exitCode, run } from './cli.js'
 import { withNodeTerminal } from './terminal.js'
 
@@ -21,7 +26,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 })
 
 withNodeTerminal(run(process.argv)).pipe(
-  Effect.provide(NodeContext.layer),
+  Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)),
   NodeRuntime.runMain({
     disableErrorReporting: true,
     disablePrettyLogger: true,
