@@ -17,14 +17,16 @@
  * has one), `vocab` (symbols in index order, the boundary as ""), `step`,
  * `rng` (generator state), `history` (losses), `mode` (how the run trains, when
  * not on examples), `seed` (of the run, when
- * recorded) and `optimizer` (its configuration) when the file can resume
- * training.
+ * recorded), `optimizer` (its configuration) when the file can resume
+ * training, and `training` (the run's batch, a digest of its words and its
+ * backend) when recorded.
  *
  * Encoding and decoding are pure (bytes in, bytes out), so a web page can
  * load a model trained with the CLI. Decoding checks every field, validates
  * the network's description, checks every tensor's presence, dtype and shape
- * against it, and builds the layers from the file's tensors: nothing is
- * allocated that the file does not hold. Errors are typed.
+ * against it and its values (finite; running variances not negative), and
+ * builds the layers from the file's tensors: nothing is allocated that the
+ * file does not hold. Errors are typed.
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
@@ -59,6 +61,16 @@ export interface History {
   readonly val: readonly (readonly [number, number])[]
 }
 
+/** What a run trained with beyond its recipe and optimizer, so that a resume can tell what it changes. */
+export interface TrainingRecord {
+  /** Examples a step, or target characters a step in sequence mode. */
+  readonly batch: number
+  /** A digest of the training and validation words. */
+  readonly data: string
+  /** The kernels the run computed with (results are bit-identical on the same kernels only). */
+  readonly backend: string
+}
+
 export interface Checkpoint {
   readonly model: Model
   readonly vocab: Vocabulary
@@ -73,6 +85,8 @@ export interface Checkpoint {
   readonly mode?: TrainingMode
   /** Present when training can resume from the file. */
   readonly optimizer?: { readonly config: OptimizerConfig; readonly state: OptimizerState }
+  /** The run's batch, data and backend, when recorded. */
+  readonly training?: TrainingRecord
 }
 
 export type CheckpointError =
@@ -83,6 +97,7 @@ export type CheckpointError =
   | { readonly kind: 'missing-tensor'; readonly tensor: string; readonly message: string }
   | { readonly kind: 'wrong-shape'; readonly tensor: string; readonly message: string }
   | { readonly kind: 'unexpected-tensor'; readonly tensor: string; readonly message: string }
+  | { readonly kind: 'bad-value'; readonly tensor: string; readonly message: string }
 
 const OPTIMIZER_PREFIX = 'optimizer.'
 
@@ -128,6 +143,7 @@ export const encodeCheckpoint = (checkpoint: Checkpoint): Uint8Array => {
   if (model.config !== undefined && sameJson(describeConfig(model.config), network)) metadata['config'] = JSON.stringify(model.config)
   if (checkpoint.seed !== undefined) metadata['seed'] = String(checkpoint.seed)
   if (checkpoint.mode !== undefined) metadata['mode'] = checkpoint.mode
+  if (checkpoint.training !== undefined) metadata['training'] = JSON.stringify(checkpoint.training)
   if (checkpoint.optimizer !== undefined) {
     metadata['optimizer'] = JSON.stringify({ ...checkpoint.optimizer.config, step: checkpoint.optimizer.state.step })
   }
@@ -285,7 +301,21 @@ const optimizerConfig = (value: unknown): Decoded<OptimizerConfig & { readonly s
   return bad()
 }
 
-/** The tensors of the given names from the file, each checked for presence and shape. */
+/**
+ * The first value of a tensor that no model can hold: one that is not
+ * finite, or a negative running variance (whose square root batchnorm
+ * takes). Weights like these sample nonsense and evaluate to NaN.
+ */
+const badValue = (name: string, tensor: Tensor<Float32Array>): CheckpointError | undefined => {
+  const variance = name.endsWith('running_var')
+  const at = tensor.data.findIndex((v) => !Number.isFinite(v) || (variance && v < 0))
+  if (at < 0) return undefined
+  const value = tensor.data[at]!
+  const why = Number.isFinite(value) ? `a negative running variance (${value})` : `a value that is not finite (${value})`
+  return { kind: 'bad-value', tensor: name, message: `checkpoint tensor "${name}" holds ${why} at index ${at}` }
+}
+
+/** The tensors of the given names from the file, each checked for presence, shape and values. */
 const modelTensors = (shapes: TensorShapes, tensors: ReadonlyMap<string, Tensor<Float32Array>>): Decoded<Named> => {
   const out: Record<string, Tensor> = {}
   for (const [name, expected] of Object.entries(shapes)) {
@@ -297,6 +327,8 @@ const modelTensors = (shapes: TensorShapes, tensors: ReadonlyMap<string, Tensor<
         message: `checkpoint tensor "${name}" has shape [${found.shape.join(', ')}], expected [${expected.join(', ')}]`,
       })
     }
+    const bad = badValue(name, found)
+    if (bad !== undefined) return E.left(bad)
     out[name] = found
   }
   return E.right(out)
@@ -357,6 +389,16 @@ export const decodeCheckpoint = (bytes: Uint8Array): E.Either<CheckpointError, C
           const mode = metadata['mode']
           return mode === undefined || isTrainingMode(mode) ? E.right(mode) : E.left(badMetadata('mode', `is not one of ${TRAINING_MODES.join(', ')}`))
         }),
+        E.bind('training', () => {
+          if (metadata['training'] === undefined) return E.right(undefined)
+          return pipe(json(metadata, 'training'), E.chain((v): Decoded<TrainingRecord> => {
+            if (!isJsonObject(v) || Object.keys(v).length !== 3) return E.left(badMetadata('training', 'is not {"batch": N, "data": TEXT, "backend": TEXT}'))
+            const { batch, data, backend } = v
+            return isPositiveInt(batch) && typeof data === 'string' && typeof backend === 'string'
+              ? E.right({ batch, data, backend })
+              : E.left(badMetadata('training', 'is not {"batch": N, "data": TEXT, "backend": TEXT}'))
+          }))
+        }),
         E.bind('rng', () => pipe(
           json(metadata, 'rng'),
           E.chain((v) => {
@@ -395,10 +437,10 @@ export const decodeCheckpoint = (bytes: Uint8Array): E.Either<CheckpointError, C
           if (extra !== undefined) {
             return E.left<CheckpointError>({ kind: 'unexpected-tensor', tensor: extra, message: `checkpoint has an unexpected tensor "${extra}"` })
           }
-          const { model, vocab, step, rng, history: h, seed, mode, optimizer } = c
+          const { model, vocab, step, rng, history: h, seed, mode, optimizer, training } = c
           return E.right<CheckpointError, Checkpoint>({
             model, vocab, step, rng, history: h, ...(seed === undefined ? {} : { seed }), ...(mode === undefined ? {} : { mode }),
-            ...(optimizer === undefined ? {} : { optimizer }),
+            ...(optimizer === undefined ? {} : { optimizer }), ...(training === undefined ? {} : { training }),
           })
         }),
       )

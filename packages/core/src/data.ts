@@ -29,16 +29,18 @@ export interface Corpus {
 }
 
 /**
- * Splits text into words, one per line. Accepts LF and CRLF; lines that are
- * empty or only white space (leading and trailing blank lines included) are
- * skipped.
+ * Splits text into words, one per line. Accepts LF and CRLF; white space at
+ * the end of a line is trimmed (it would become invisible characters of the
+ * vocabulary, ending sampled words); lines that are empty or only white
+ * space (leading and trailing blank lines included) are skipped.
  */
 export const parseCorpus = (text: string): Corpus => {
   const words: string[] = []
   const lines: number[] = []
   text.split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === '') return
-    words.push(line)
+    const word = line.trimEnd()
+    if (word === '') return
+    words.push(word)
     lines.push(i + 1)
   })
   return { words, lines }

@@ -152,6 +152,41 @@ describe('checkpoint', () => {
       expect(kindOf(rewrite((_, m) => { delete m['history'] }))).toBe('bad-metadata')
     })
 
+    it('refuses values no model can hold: NaN or infinite weights and optimizer moments, negative running variances', () => {
+      const poisoned = (name: string, value: number) => decodeCheckpoint(rewrite((t) => {
+        const found = t.find((x) => x.name === name)!
+        const data = Float32Array.from(found.tensor.data)
+        data[1] = value
+        found.tensor = { shape: found.tensor.shape, data }
+      }))
+      const cases: [string, number, RegExp][] = [
+        ['embedding.weight', Number.NaN, /"embedding\.weight" holds a value that is not finite \(NaN\) at index 1/],
+        ['head.bias', Number.POSITIVE_INFINITY, /"head\.bias" holds a value that is not finite \(Infinity\) at index 1/],
+        ['fuse.1.norm.running_var', -0.5, /"fuse\.1\.norm\.running_var" holds a negative running variance \(-0\.5\) at index 1/],
+      ]
+      for (const [name, value, message] of cases) {
+        const result = poisoned(name, value)
+        expect(E.isLeft(result) && result.left.kind).toBe('bad-value')
+        expect(E.isLeft(result) && result.left.message).toMatch(message)
+      }
+      // A negative mean or weight is an ordinary number.
+      expect(E.isRight(poisoned('fuse.1.norm.running_mean', -0.5))).toBe(true)
+      const withMoments = checkpointOf(small(2), true)
+      const { tensors, metadata } = unwrap(decodeSafetensors(encodeCheckpoint(withMoments)))
+      const list = [...tensors].map(([name, tensor]) => ({ name, tensor: name === 'optimizer.m.head.bias' ? { shape: tensor.shape, data: tensor.data.map(() => Number.NaN) } : tensor }))
+      const moments = decodeCheckpoint(encodeSafetensors(list, metadata))
+      expect(E.isLeft(moments) && moments.left.message).toMatch(/"optimizer\.m\.head\.bias" holds a value that is not finite/)
+    })
+
+    it("round-trips the run's record (batch, data digest, backend), and refuses a malformed one", () => {
+      const recorded = { ...checkpointOf(small(2), true), training: { batch: 32, data: '0123456789abcdef', backend: 'wasm' } }
+      expect(unwrap(decodeCheckpoint(encodeCheckpoint(recorded))).training).toEqual(recorded.training)
+      expect(unwrap(decodeCheckpoint(encodeCheckpoint(good))).training).toBeUndefined()
+      for (const record of ['{"batch":0,"data":"x","backend":"wasm"}', '{"batch":8,"data":1,"backend":"wasm"}', '{"batch":8,"data":"x"}', '[]', '{"batch":8,"data":"x","backend":"js","more":1}']) {
+        expect(kindOf(rewrite((_, m) => { m['training'] = record })), record).toBe('bad-metadata')
+      }
+    })
+
     it('reports a wrong dtype as such', () => {
       const bytes = encodeCheckpoint(good)
       const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true))

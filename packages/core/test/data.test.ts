@@ -12,6 +12,10 @@ describe('data', () => {
     expect(parseCorpus('\n\r\nemma\r\nolivia\n\n  \nava\n\n')).toEqual({ words: ['emma', 'olivia', 'ava'], lines: [3, 4, 7] })
   })
 
+  it('trims white space from the end of each line, keeping what is inside and in front', () => {
+    expect(parseCorpus('emma \nmary ann\t\r\n\t \n lily\u00a0\n')).toEqual({ words: ['emma', 'mary ann', ' lily'], lines: [1, 2, 4] })
+  })
+
   it('builds a sorted code-point vocabulary with the boundary at 0; "." is an ordinary character', () => {
     const vocab = buildVocabulary(['b.a', 'zé', '😀'])
     expect(vocab.symbols).toEqual(['', '.', 'a', 'b', 'z', 'é', '😀'])
