@@ -20,10 +20,17 @@ const invokedFrom = process.env['INIT_CWD']
 if (process.env['npm_lifecycle_event'] === 'wavenet' && invokedFrom !== undefined) process.chdir(invokedFrom)
 
 // A reader that stops early (`wavenet sample | head`) closes the pipe: that ends the output, not in error.
+// Any other failed write (stdout on a full disk) is one line on stderr and a failure.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0)
-  throw e
+  process.stderr.write(`wavenet: cannot write to stdout: ${e.code === 'ENOSPC' ? 'no space left on the device' : e.message}\n`)
+  process.exit(1)
 })
+// Logs and progress are for whoever watches: when stderr's reader goes (`2>&1 | head`, a log viewer
+// that exits, a closed terminal) the command goes on without them.
+process.stderr.on('error', () => {})
+// The terminal closing (SIGHUP) ends a command as SIGTERM does: a running `train` saves first.
+process.on('SIGHUP', () => process.emit('SIGTERM', 'SIGTERM'))
 
 withNodeTerminal(run(process.argv)).pipe(
   Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)),

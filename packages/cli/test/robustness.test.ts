@@ -1,6 +1,6 @@
 /**
- * Nothing lost, nothing crashes, through the real executable: Ctrl-C and
- * SIGTERM save a loadable checkpoint, a diverging run stops with the last
+ * Nothing lost, nothing crashes, through the real executable: Ctrl-C,
+ * SIGTERM and SIGHUP save a loadable checkpoint, a diverging run stops with the last
  * good checkpoint intact, and every bad input is one line on stderr, a
  * non-zero exit code, and no file replaced.
  */
@@ -34,7 +34,8 @@ const interrupted = (args: readonly string[], signal: NodeJS.Signals): Promise<R
 }
 
 describe('signals', () => {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // SIGHUP: the terminal closed, the ssh connection dropped.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     it(`${signal} during training writes a loadable checkpoint of the last completed step and says where`, async () => {
       const dir = scratch()
       const out = join(dir, 'model.safetensors')
