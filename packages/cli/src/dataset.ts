@@ -23,9 +23,21 @@ export const builtinWords = (): readonly string[] => {
   return [...new Set([...female(), ...male()].map((name) => name.toLowerCase()))]
 }
 
-/** The words of a UTF-8 text file, refusing invalid UTF-8 and files without a single word. */
+/** The largest data file read: 64 MiB, about 8 million words of names. */
+export const MAX_DATA_BYTES = 64 * 2 ** 20
+
+/** C0 and C1 control characters and DEL: never part of a word (a tab or NUL in a line is a mistake, not a character to learn). */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
+
+/**
+ * The words of a UTF-8 text file, one a line (white space at the ends of
+ * lines trimmed, see `parseCorpus`), refusing files over `MAX_DATA_BYTES`,
+ * invalid UTF-8, control characters (with their line) and files without a
+ * single word.
+ */
 export const readCorpus = (path: string): Effect.Effect<Corpus, FileError | DataError, FileSystem.FileSystem> =>
-  Effect.flatMap(readBytes(path), (bytes) => {
+  Effect.flatMap(readBytes(path, MAX_DATA_BYTES, 'data file'), (bytes) => {
     let text: string
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
@@ -33,9 +45,15 @@ export const readCorpus = (path: string): Effect.Effect<Corpus, FileError | Data
       return Effect.fail(new DataError({ message: `${path} is not valid UTF-8 text` }))
     }
     const corpus = parseCorpus(text.startsWith('\uFEFF') ? text.slice(1) : text)
-    return corpus.words.length === 0
-      ? Effect.fail(new DataError({ message: `${path} has no words (it is empty or only blank lines)` }))
-      : Effect.succeed(corpus)
+    if (corpus.words.length === 0) return Effect.fail(new DataError({ message: `${path} has no words (it is empty or only blank lines)` }))
+    const line = corpus.words.findIndex((word) => CONTROL.test(word))
+    if (line >= 0) {
+      const code = CONTROL.exec(corpus.words[line]!)![0].codePointAt(0)!
+      return Effect.fail(new DataError({
+        message: `${path}, line ${corpus.lines[line]}: control character U+${code.toString(16).toUpperCase().padStart(4, '0')} is not allowed in a word`,
+      }))
+    }
+    return Effect.succeed(corpus)
   })
 
 /**

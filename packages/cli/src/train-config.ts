@@ -58,7 +58,7 @@ export const TrainConfig = Schema.Struct({
   stopAtVal: optional(positiveNumber, 'stop at the first validation loss (nats) at or below this: time to quality'),
   saveEvery: withDefault(wholeNumber(), 10_000, 'steps between checkpoints, and one at the end'),
   out: withDefault(file, 'model.safetensors', 'checkpoint to write; on --resume, the file resumed from'),
-  force: flag('replace an existing --out'),
+  force: flag('replace an existing --out; on --resume, also continue with another --batch, other data or another --backend'),
   resume: optional(file, 'continue the run saved in this checkpoint, up to --steps in total (give the same data flags)'),
   samples: withDefault(wholeNumber(), 10, 'words sampled at the end'),
 })

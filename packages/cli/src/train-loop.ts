@@ -2,17 +2,21 @@
  * The training loop. Minibatches come from the seeded generator; each step
  * is batch, forward, backward, update. Every `evalEvery` steps the validation
  * loss is logged; every `saveEvery` steps a checkpoint is written atomically.
- * A loss that is not finite stops training with an error naming the step and
- * leaves the last good checkpoint in place. Interrupted (Ctrl-C, SIGTERM), a
- * run writes a checkpoint of the last completed step before it stops.
+ * A save that fails (a full disk) is logged and tried again at the next one.
+ * A loss that is not finite, or weights that no longer give a finite loss
+ * when a checkpoint is due, stop training with an error naming the step and
+ * the last good checkpoint, which is left in place. Interrupted (Ctrl-C,
+ * SIGTERM, SIGHUP), a run writes a checkpoint of the last completed step
+ * before it stops.
  */
 import type { FileSystem, Path } from '@effect/platform'
-import { type Checkpoint, evaluateWords, type Model, type OptimizerState, type Rng } from '@wavenet/core'
+import { type Checkpoint, evaluateWords, type Model, type OptimizerState, parameters, type Rng } from '@wavenet/core'
 import { Console, Effect } from 'effect'
 import type { Backend } from './backend.js'
 import { saveCheckpoint } from './checkpoints.js'
-import { DivergedError, type FileError } from './errors.js'
+import { DivergedError, FileError } from './errors.js'
 import { eventLoopTurn } from './event-loop.js'
+import { evaluateInPieces } from './pieces.js'
 import type { Progress } from './progress.js'
 import type { Start } from './train-start.js'
 
@@ -42,7 +46,7 @@ export interface Run {
 export interface LoopState {
   step: number
   rng: Rng
-  /** The step of the last checkpoint written, if any. */
+  /** The step of the last good checkpoint in `out`, if any: the last this run wrote, or the one it resumed from in place. */
   saved: number | undefined
   readonly history: { readonly train: (readonly [number, number])[]; readonly val: (readonly [number, number])[] }
   /** Milliseconds of each whole step. */
@@ -61,9 +65,9 @@ const HISTORY_POINTS = 200
 /** Steps run between two checks for interruption and progress updates, at most (about 50 ms). */
 const CHUNK_MS = 50
 
-/** The state at the start of a run. */
-export const initialState = (start: Start): LoopState => ({
-  step: start.step, rng: start.rng, saved: undefined, history: { train: [...start.history.train], val: [...start.history.val] },
+/** The state at the start of a run that writes `out`. */
+export const initialState = (start: Start, out: string): LoopState => ({
+  step: start.step, rng: start.rng, saved: out === start.settings.resume ? start.step : undefined, history: { train: [...start.history.train], val: [...start.history.val] },
   times: [], trainMs: 0, intervalLoss: 0, intervalSteps: 0, valLoss: undefined,
 })
 
@@ -73,12 +77,54 @@ const checkpointOf = (run: Run, state: LoopState): Checkpoint => {
   return {
     model, vocab: start.vocab, seed: start.seed, mode: start.settings.mode, step: state.step, rng: state.rng, history: state.history,
     optimizer: { config: start.optimizer, state: optimizerState },
+    training: { batch: start.settings.batch, data: start.data, backend: run.backend.name },
   }
 }
 
-/** Writes the checkpoint of the current step. Uninterruptible: a Ctrl-C during a write lets it finish, so the file is always whole. */
-export const save = (run: Run, state: LoopState): Effect.Effect<void, FileError, FileSystem.FileSystem | Path.Path> =>
-  Effect.suspend(() => saveCheckpoint(run.out, checkpointOf(run, state))).pipe(
+/** What is left of the run in `out`: the last good checkpoint, if any. */
+const kept = (run: Run, state: LoopState): string =>
+  state.saved === undefined ? 'no checkpoint was written' : `the last good checkpoint (${run.out}, step ${state.saved}) is untouched`
+
+/** Outputs of the validation words a checkpoint's weights are tried on before it is written. */
+const PROBE_OUTPUTS = 256
+
+/**
+ * Why a model must not be saved, if it must not: a tensor that is not
+ * finite, a negative running variance, or weights finite but so large
+ * that the loss over the first validation words is not (they overflow).
+ */
+const unusable = (run: Run, model: Model): string | undefined => {
+  for (const [name, tensor] of Object.entries(parameters(model))) {
+    if (!tensor.data.every(Number.isFinite)) return `tensor ${name} is not finite`
+    if (name.endsWith('running_var') && tensor.data.some((v) => v < 0)) return `running variance ${name} is negative`
+  }
+  const probe: Int32Array[] = []
+  let outputs = 0
+  for (const word of run.start.valWords) {
+    if (outputs > 0 && outputs + word.length + 1 > PROBE_OUTPUTS) break
+    probe.push(word)
+    outputs += word.length + 1
+  }
+  return Number.isFinite(evaluateWords(run.backend.kernels, model, probe)) ? undefined : 'the weights give a loss that is not finite'
+}
+
+/**
+ * Writes the checkpoint of the current step, once its weights are checked
+ * usable (else the run has diverged: a DivergedError naming the last good
+ * checkpoint). A write that fails says what is kept. Uninterruptible: a
+ * Ctrl-C during a write lets it finish, so the file is always whole.
+ */
+export const save = (run: Run, state: LoopState): Effect.Effect<void, DivergedError | FileError, FileSystem.FileSystem | Path.Path> =>
+  Effect.suspend((): Effect.Effect<void, DivergedError | FileError, FileSystem.FileSystem | Path.Path> => {
+    const checkpoint = checkpointOf(run, state)
+    const why = unusable(run, checkpoint.model)
+    if (why !== undefined) {
+      return Effect.fail(new DivergedError({ step: state.step, message: `training diverged: at step ${state.step} ${why}; ${kept(run, state)}` }))
+    }
+    return saveCheckpoint(run.out, checkpoint).pipe(
+      Effect.mapError((e) => new FileError({ path: e.path, message: `${e.message}; ${kept(run, state)}` })),
+    )
+  }).pipe(
     Effect.tap(() => Effect.sync(() => { state.saved = state.step })),
     Effect.tap(() => Effect.logDebug('checkpoint saved').pipe(Effect.annotateLogs({ step: state.step, path: run.out }))),
     Effect.uninterruptible,
@@ -87,15 +133,16 @@ export const save = (run: Run, state: LoopState): Effect.Effect<void, FileError,
 /**
  * The validation loss now (over every node once per word: the per-example
  * mean), recorded in the history (when finite: the history holds numbers
- * only) and logged.
+ * only) and logged. Computed in pieces, so a signal is seen meanwhile.
  */
 export const validate = (run: Run, state: LoopState): Effect.Effect<number> =>
-  Effect.suspend(() => {
-    const loss = evaluateWords(run.backend.kernels, run.snapshot().model, run.start.valWords)
-    state.valLoss = loss
-    if (Number.isFinite(loss)) state.history.val.push([state.step, loss])
-    return Effect.logInfo('validation').pipe(Effect.annotateLogs({ step: state.step, valLoss: Number(loss.toFixed(4)) }), Effect.as(loss))
-  })
+  Effect.suspend(() => evaluateInPieces(run.backend.kernels, run.snapshot().model, run.start.valWords)).pipe(
+    Effect.tap((loss) => Effect.sync(() => {
+      state.valLoss = loss
+      if (Number.isFinite(loss)) state.history.val.push([state.step, loss])
+    })),
+    Effect.tap((loss) => Effect.logInfo('validation').pipe(Effect.annotateLogs({ step: state.step, valLoss: Number(loss.toFixed(4)) }))),
+  )
 
 /**
  * Runs steps until the chunk's time is up or a boundary (history point,
@@ -139,8 +186,7 @@ export const loop = (run: Run, state: LoopState): Effect.Effect<void, DivergedEr
       const diverged = chunk(run, state, historyEvery)
       if (diverged !== undefined) {
         yield* run.progress.done
-        const kept = state.saved === undefined ? 'no checkpoint was written' : `the last good checkpoint (${run.out}, step ${state.saved}) is untouched`
-        return yield* Effect.fail(new DivergedError({ step: diverged, message: `loss is not finite at step ${diverged}: training stopped; ${kept}` }))
+        return yield* Effect.fail(new DivergedError({ step: diverged, message: `loss is not finite at step ${diverged}: training stopped; ${kept(run, state)}` }))
       }
       yield* eventLoopTurn
       const { history } = state
@@ -153,7 +199,11 @@ export const loop = (run: Run, state: LoopState): Effect.Effect<void, DivergedEr
           break
         }
       }
-      if (state.step % run.saveEvery === 0 && state.step < run.steps) yield* save(run, state)
+      if (state.step % run.saveEvery === 0 && state.step < run.steps) {
+        // A failed save loses nothing yet: training goes on, and the next save tries again.
+        yield* save(run, state).pipe(Effect.catchTag('FileError', (e) =>
+          Effect.logWarning(`${e.message}; training goes on and saves again at step ${Math.min(state.step + run.saveEvery, run.steps)}`)))
+      }
     }
     yield* run.progress.done
   })

@@ -5,16 +5,18 @@
  * `@wavenet/core` for a fresh run, against the checkpoint's recipe, optimizer
  * and seed on resume.
  */
+import { createHash } from 'node:crypto'
 import type { FileSystem } from '@effect/platform'
 import {
   ADAMW_DEFAULTS, buildVocabulary, describeConfig, type Examples, flatMlp, type History, MAX_PARAMETERS, MAX_RECEPTIVE_FIELD, type Model,
-  type ModelConfig, type OptimizerConfig, type OptimizerState, receptiveField, type Rng, scalarCount, seeded, shuffleSplit, split, tensorShapes,
-  type TrainingMode, type Vocabulary, wavenet,
+  type ModelConfig, type OptimizerConfig, type OptimizerState, parameters, receptiveField, type Rng, scalarCount, seeded, shuffleSplit, split,
+  tensorShapes, type TrainingMode, type TrainingRecord, type Vocabulary, wavenet,
 } from '@wavenet/core'
 import { Effect } from 'effect'
 import { loadCheckpoint } from './checkpoints.js'
 import { BUILTIN, builtinWords, encodeExamples, encodeWords, readCorpus } from './dataset.js'
 import { type CliError, DataError, UsageError } from './errors.js'
+import { checkContexts, checkTrainingMemory } from './footprint.js'
 import type { Decoded } from './options.js'
 import { inMode, LEARNING_RATES, type RunSettings, type TrainSettings } from './train-config.js'
 
@@ -36,9 +38,15 @@ export interface Start {
   readonly valWords: readonly Int32Array[]
   /** The training split's (context, next character) examples, in example mode. */
   readonly train: Examples | undefined
+  /** A digest of both splits' words, recorded in checkpoints so that a resume on other data is noticed. */
+  readonly data: string
 }
 
 type Config = Decoded<TrainSettings>
+
+/** A digest of a run's training and validation words: 16 hexadecimal digits of their SHA-256. */
+const digest = (train: readonly string[], val: readonly string[]): string =>
+  createHash('sha256').update(train.join('\n')).update('\0').update(val.join('\n')).digest('hex').slice(0, 16)
 
 /**
  * Words for training and validation, the generator after any split, and each
@@ -52,7 +60,10 @@ const loadWords = (options: TrainSettings, seed: number) =>
     const [data] = split(seeded(seed))
     if (options.val !== undefined) {
       const val = yield* readCorpus(options.val)
-      return { source, all: corpus.words, train: corpus.words, trainLines: corpus.lines, val: val.words, valLines: val.lines, rng: data }
+      return {
+        source, all: corpus.words, train: corpus.words, trainLines: corpus.lines, val: val.words, valLines: val.lines, rng: data,
+        digest: digest(corpus.words, val.words),
+      }
     }
     const [parts, rng] = shuffleSplit(data, corpus.words)
     if (parts.val.length === 0) {
@@ -60,15 +71,19 @@ const loadWords = (options: TrainSettings, seed: number) =>
         message: `${source} has ${corpus.words.length} words, too few for a validation split: give more words, or --val FILE`,
       }))
     }
-    return { source, all: corpus.words, train: parts.train, trainLines: undefined, val: parts.val, valLines: undefined, rng }
+    return { source, all: corpus.words, train: parts.train, trainLines: undefined, val: parts.val, valLines: undefined, rng, digest: digest(parts.train, parts.val) }
   })
 
 /**
  * The words of both splits as token ids, and in example mode the training
- * split's examples for a model that sees `block` characters. In sequence
- * mode a batch of `batch` outputs must hold the longest training word.
+ * split's examples for a model that sees `block` characters (refused before
+ * they are allocated when they would not fit; `context` says what sets the
+ * context, for the error). In sequence mode a batch of `batch` outputs must
+ * hold the longest training word.
  */
-const encodeSplits = (settings: RunSettings, vocab: Vocabulary, block: number, words: Effect.Effect.Success<ReturnType<typeof loadWords>>) =>
+const encodeSplits = (
+  settings: RunSettings, vocab: Vocabulary, block: number, context: string, words: Effect.Effect.Success<ReturnType<typeof loadWords>>,
+) =>
   Effect.gen(function* () {
     const trainWords = yield* encodeWords(vocab, words.train, words.source, words.trainLines)
     const valWords = yield* encodeWords(vocab, words.val, settings.val ?? words.source, words.valLines)
@@ -81,6 +96,8 @@ const encodeSplits = (settings: RunSettings, vocab: Vocabulary, block: number, w
       }
       return { trainWords, valWords, train: undefined }
     }
+    const tooLong = checkContexts(trainWords.reduce((n, w) => n + w.length + 1, 0), block, context)
+    if (tooLong !== undefined) return yield* Effect.fail(tooLong)
     return { trainWords, valWords, train: yield* encodeExamples(vocab, words.train, block, words.source, words.trainLines) }
   })
 
@@ -111,9 +128,9 @@ const fresh = (config: Config) =>
     const misplaced = misplacedFlag(config.given, arch)
     if (misplaced !== undefined) return yield* Effect.fail(misplaced)
     const field = arch === 'wavenet' ? groupSize ** levels : context
+    const contextFlags = arch === 'wavenet' ? `--group-size ${groupSize} and --levels ${levels} give` : `--context ${context} gives`
     if (field > MAX_RECEPTIVE_FIELD) {
-      const flags = arch === 'wavenet' ? `--group-size ${groupSize} and --levels ${levels} give` : `--context ${context} is`
-      return yield* Effect.fail(new UsageError({ message: `${flags} a context of ${field} characters, more than ${MAX_RECEPTIVE_FIELD}` }))
+      return yield* Effect.fail(new UsageError({ message: `${contextFlags} a context of ${field} characters, more than ${MAX_RECEPTIVE_FIELD}` }))
     }
     const optimizer = yield* optimizerConfig(settings, config.given)
     const words = yield* loadWords(settings, seed)
@@ -127,10 +144,12 @@ const fresh = (config: Config) =>
       const flags = `--embedding ${embedding}, --hidden ${hidden} and ${arch === 'wavenet' ? `--levels ${levels}` : `--context ${context}`}`
       return yield* Effect.fail(new UsageError({ message: `${flags} give ${scalars} parameters and running statistics, more than ${MAX_PARAMETERS}` }))
     }
+    const tooLarge = checkTrainingMemory(scalars, optimizer.kind === 'adamw' ? 2 : 0, recipe, settings.mode, settings.batch)
+    if (tooLarge !== undefined) return yield* Effect.fail(tooLarge)
     const model = recipe.kind === 'wavenet' ? wavenet({ ...recipe, seed }) : flatMlp({ ...recipe, seed })
     const start: Start = {
-      model, vocab, seed, step: 0, rng: words.rng, history: { train: [], val: [] }, optimizer, state: undefined, settings,
-      ...yield* encodeSplits(settings, vocab, receptiveField(model), words),
+      model, vocab, seed, step: 0, rng: words.rng, history: { train: [], val: [] }, optimizer, state: undefined, settings, data: words.digest,
+      ...yield* encodeSplits(settings, vocab, receptiveField(model), contextFlags, words),
     }
     return start
   })
@@ -155,8 +174,25 @@ const architectureMismatch = (given: Partial<TrainSettings>, recipe: ModelConfig
   ].find((e) => e !== undefined)
 }
 
-/** The run a checkpoint saved, continued to `--steps` in total: options given must agree with it. */
-const resumed = ({ value, given }: Config, path: string) =>
+/**
+ * What a resume changes that an uninterrupted run would not have: another
+ * batch, other words, another backend (each computes other bits), as
+ * recorded in the checkpoint (older files record none of them).
+ */
+const changes = (record: TrainingRecord | undefined, batch: number, data: string, source: string, backend: string): readonly string[] =>
+  record === undefined ? [] : [
+    batch === record.batch ? undefined : `--batch ${batch} differs from the checkpoint's ${record.batch}`,
+    data === record.data ? undefined : `the words of ${source} differ from those the checkpoint trained on`,
+    backend === record.backend ? undefined : `--backend ${backend} differs from the checkpoint's ${record.backend}`,
+  ].filter((change) => change !== undefined)
+
+/**
+ * The run a checkpoint saved, continued to `--steps` in total on `backend`:
+ * options given must agree with it. Another batch, other data or another
+ * backend would make it differ from an uninterrupted run: refused unless
+ * `--force`, and said either way.
+ */
+const resumed = ({ value, given }: Config, path: string, backend: string) =>
   Effect.gen(function* () {
     const checkpoint = yield* loadCheckpoint(path)
     const saved = checkpoint.optimizer
@@ -164,7 +200,9 @@ const resumed = ({ value, given }: Config, path: string) =>
       return yield* Effect.fail(new UsageError({ message: `${path} has no optimizer state, so training cannot resume from it` }))
     }
     const mode: TrainingMode = checkpoint.mode ?? 'example'
-    const settings = inMode(value, mode)
+    const record = checkpoint.training
+    // The batch, when not given, is the checkpoint's.
+    const settings = inMode(value.batch === undefined && record !== undefined ? { ...value, batch: record.batch } : value, mode)
     const mismatch = [
       differs('mode', given.mode, mode),
       architectureMismatch(given, checkpoint.model.config, path),
@@ -182,16 +220,27 @@ const resumed = ({ value, given }: Config, path: string) =>
     }
     // A checkpoint from before seeds were recorded resumes with the default seed, as it was trained.
     const seed = checkpoint.seed ?? value.seed
+    const scalars = Object.values(parameters(checkpoint.model)).reduce((n, t) => n + t.data.length, 0)
+    const tooLarge = checkTrainingMemory(scalars, saved.config.kind === 'adamw' ? 2 : 0, checkpoint.model.config, mode, settings.batch)
+    if (tooLarge !== undefined) return yield* Effect.fail(tooLarge)
     const words = yield* loadWords(settings, seed)
+    const changed = changes(record, settings.batch, words.digest, words.source, backend)
+    if (changed.length > 0) {
+      const what = changed.join('; ')
+      if (!value.force) {
+        return yield* Effect.fail(new UsageError({ message: `${what}: the resumed run would not match an uninterrupted one; pass --force to resume anyway` }))
+      }
+      yield* Effect.logWarning(`${what}: resuming anyway (--force), not bit-identical to an uninterrupted run`)
+    }
     const start: Start = {
       model: checkpoint.model, vocab: checkpoint.vocab, seed, step: checkpoint.step, rng: checkpoint.rng, history: checkpoint.history,
       // The learning-rate schedule is that of the new total.
-      optimizer: { ...saved.config, totalSteps: settings.steps }, state: saved.state, settings,
-      ...yield* encodeSplits(settings, checkpoint.vocab, receptiveField(checkpoint.model), words),
+      optimizer: { ...saved.config, totalSteps: settings.steps }, state: saved.state, settings, data: words.digest,
+      ...yield* encodeSplits(settings, checkpoint.vocab, receptiveField(checkpoint.model), `${path}'s model has`, words),
     }
     return start
   })
 
-/** The start of a run: `--resume`'s checkpoint, or a fresh model. */
-export const startRun = (config: Config): Effect.Effect<Start, CliError, FileSystem.FileSystem> =>
-  config.value.resume === undefined ? fresh(config) : resumed(config, config.value.resume)
+/** The start of a run on a backend (by name): `--resume`'s checkpoint, or a fresh model. */
+export const startRun = (config: Config, backend: string): Effect.Effect<Start, CliError, FileSystem.FileSystem> =>
+  config.value.resume === undefined ? fresh(config) : resumed(config, config.value.resume, backend)

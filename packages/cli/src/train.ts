@@ -7,15 +7,15 @@
  */
 import type { FileSystem, Path } from '@effect/platform'
 import {
-  evaluateWords, type History, minibatch, type Model, type Optimizer, optimizerFrom, type OptimizerState, parameterCount, receptiveField,
-  type Rng, sampleWords, seeded, trainableParameters, type Vocabulary, wordBatch,
+  type History, minibatch, type Model, type Optimizer, optimizerFrom, type OptimizerState, parameterCount, parameters, receptiveField, type Rng,
+  seeded, trainableParameters, type Vocabulary, wordBatch,
 } from '@wavenet/core'
 import { Effect } from 'effect'
-import * as E from 'fp-ts/lib/Either.js'
 import { type Backend, BackendService } from './backend.js'
-import { checkWritable } from './checkpoints.js'
+import { checkFreeSpace, claimCheckpoint, refuseExisting } from './checkpoints.js'
 import { type CliError, DataError, UsageError } from './errors.js'
 import { decodeOptions } from './options.js'
+import { evaluateInPieces, sampleInPieces } from './pieces.js'
 import { progress } from './progress.js'
 import { currentTerminal } from './terminal.js'
 import { TrainConfig, type TrainOptions, VALIDATIONS_PER_RUN } from './train-config.js'
@@ -72,6 +72,13 @@ const trainerOf = (backend: Backend, start: Start, optimizer: Optimizer, state: 
   }
 }
 
+/** Bytes of a checkpoint of this run: its tensors, and room for the header (metadata, history, tensor entries). */
+const checkpointBytes = (start: Start): number => {
+  const scalars = Object.values(parameters(start.model)).reduce((n, t) => n + t.data.length, 0)
+  const moments = start.optimizer.kind === 'adamw' ? 2 * parameterCount(start.model) : 0
+  return 4 * (scalars + moments) + 2 ** 20
+}
+
 /** Steps excluded from `msPerStep` while the engine warms up. */
 const WARMUP_STEPS = 200
 /** Plain progress lines in a run, when stderr is not a terminal. */
@@ -93,10 +100,12 @@ export const train = (options: TrainOptions = {}): Effect.Effect<TrainSummary, C
     const { value } = config
     const backend = yield* BackendService
     const out = config.given.out ?? value.resume ?? value.out
-    const start = yield* startRun(config)
+    yield* claimCheckpoint(out, [value.data, value.val].filter((p) => p !== undefined))
+    const start = yield* startRun(config, backend.name)
     const { settings } = start
     if (start.trainWords.length === 0) return yield* Effect.fail(new DataError({ message: 'the training split has no words' }))
-    yield* checkWritable(out, { replace: value.force || out === value.resume })
+    yield* refuseExisting(out, value.force || out === value.resume)
+    yield* checkFreeSpace(out, checkpointBytes(start))
     const optimizer = optimizerFrom(start.optimizer)
     const initial = start.state ?? optimizer.init(trainableParameters(start.model))
     const cannot = (e: unknown) =>
@@ -108,16 +117,18 @@ export const train = (options: TrainOptions = {}): Effect.Effect<TrainSummary, C
       evalEvery: settings.evalEvery ?? Math.max(1, Math.ceil(settings.steps / VALIDATIONS_PER_RUN)), stopAtVal: settings.stopAtVal,
       progress: progress(yield* currentTerminal, settings.steps, Math.max(1, Math.floor(settings.steps / PROGRESS_LINES))),
     }
-    const state = initialState(start)
+    const state = initialState(start, out)
     const { model, trainLoss, valLoss, samples } = yield* savingOnInterrupt(run, state, Effect.gen(function* () {
       yield* loop(run, state)
       // The final validation loss (unless this step's is known) goes into the history before the checkpoint is written.
       const valLoss = state.valLoss ?? (yield* validate(run, state))
       yield* save(run, state)
       const { model } = trainer.snapshot()
-      const trainLoss = evaluateWords(backend.kernels, model, start.trainWords)
-      const sampled = sampleWords(backend.kernels, model, start.vocab, seeded(start.seed), settings.samples)
-      return { model, trainLoss, valLoss, samples: E.isRight(sampled) ? sampled.right[0] : [] }
+      const trainLoss = yield* evaluateInPieces(backend.kernels, model, start.trainWords)
+      const samples: string[] = []
+      yield* sampleInPieces(backend.kernels, model, start.vocab, seeded(start.seed), settings.samples, {}, (words) =>
+        Effect.sync(() => { samples.push(...words) })).pipe(Effect.orElseSucceed(() => undefined))
+      return { model, trainLoss, valLoss, samples }
     }))
     return {
       steps: state.step,

@@ -1,11 +1,12 @@
 /** `wavenet eval`: a model's mean cross-entropy over a file of words. */
-import { evaluateWords } from '@wavenet/core'
 import { Console, Effect } from 'effect'
 import { BackendService } from '../backend.js'
 import { loadCheckpoint } from '../checkpoints.js'
 import { backendOption, command, jsonOption, onBackend } from '../command.js'
 import { encodeWords, readCorpus } from '../dataset.js'
+import { CheckpointError } from '../errors.js'
 import { file, required } from '../options.js'
+import { evaluateInPieces } from '../pieces.js'
 
 export const evalCommand = command({
   name: 'eval',
@@ -26,7 +27,10 @@ export const evalCommand = command({
     const words = yield* encodeWords(checkpoint.vocab, corpus.words, o.data, corpus.lines)
     const { kernels } = yield* BackendService
     // Each node of the tree once per word (the sequence view): the per-example mean, without the per-example cost.
-    const loss = evaluateWords(kernels, checkpoint.model, words)
+    const loss = yield* evaluateInPieces(kernels, checkpoint.model, words)
+    if (!Number.isFinite(loss)) {
+      return yield* Effect.fail(new CheckpointError({ path: o.model, message: `${o.model}: its loss over ${o.data} is not finite (its weights overflow)` }))
+    }
     const examples = words.reduce((n, w) => n + w.length + 1, 0)
     if (o.json) return yield* Console.log(JSON.stringify({ loss, examples }))
     yield* Console.log(`loss ${loss.toFixed(4)} over ${examples} examples`)

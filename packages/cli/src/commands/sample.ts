@@ -1,16 +1,12 @@
 /** `wavenet sample`: words drawn from a model, one per line, printed as they come. */
-import { sampleWords, seeded } from '@wavenet/core'
+import { seeded } from '@wavenet/core'
 import { Console, Effect } from 'effect'
-import * as E from 'fp-ts/lib/Either.js'
 import { BackendService } from '../backend.js'
 import { loadCheckpoint } from '../checkpoints.js'
 import { backendOption, command, jsonOption, onBackend } from '../command.js'
 import { UsageError } from '../errors.js'
-import { eventLoopTurn } from '../event-loop.js'
 import { file, flag, optional, positiveNumber, required, seedNumber, text, wholeNumber, withDefault } from '../options.js'
-
-/** Words sampled per batch: memory stays bounded and Ctrl-C is seen between batches. */
-const SAMPLE_CHUNK = 1024
+import { sampleInPieces } from '../pieces.js'
 
 export const sampleCommand = command({
   name: 'sample',
@@ -40,21 +36,16 @@ export const sampleCommand = command({
     const { kernels } = yield* BackendService
     const seed = o.seed ?? Math.floor(Math.random() * 2 ** 31)
     const options = { temperature: o.temperature, prefix: o.prefix, maxLength: o.maxLength, naive: o.naive, ...o.topK === undefined ? {} : { topK: o.topK } }
-    let rng = seeded(seed)
     const all: string[] = []
-    for (let done = 0; done < o.n; done += SAMPLE_CHUNK) {
-      const sampled = sampleWords(kernels, checkpoint.model, checkpoint.vocab, rng, Math.min(SAMPLE_CHUNK, o.n - done), options)
-      if (E.isLeft(sampled)) {
-        return yield* Effect.fail(new UsageError({ message: `--prefix: character ${JSON.stringify(sampled.left.character)} is not in the model's vocabulary` }))
-      }
-      const [words, next] = sampled.right
-      rng = next
+    let first = true
+    // Words are printed as each piece comes (memory stays bounded, and Ctrl-C is seen between pieces).
+    yield* sampleInPieces(kernels, checkpoint.model, checkpoint.vocab, seeded(seed), o.n, options, (words) => Effect.gen(function* () {
       // A seed drawn is told with the first words, so that words worth keeping can be drawn again.
-      if (done === 0 && o.seed === undefined) yield* Effect.logInfo(`seed ${seed}: --seed ${seed} draws these words again`)
+      if (first && o.seed === undefined) yield* Effect.logInfo(`seed ${seed}: --seed ${seed} draws these words again`)
+      first = false
       if (o.json) all.push(...words)
       else for (const word of words) yield* Console.log(word)
-      yield* eventLoopTurn
-    }
+    })).pipe(Effect.mapError((e) => new UsageError({ message: `--prefix: character ${JSON.stringify(e.character)} is not in the model's vocabulary` })))
     if (o.json) yield* Console.log(JSON.stringify({ words: all, seed }))
   })),
 })
