@@ -39,6 +39,8 @@ export const TrainConfig = Schema.Struct({
   arch: withDefault(choice('wavenet', 'mlp'), 'wavenet', 'architecture: wavenet, the tree of fusions, or mlp, the flat baseline'),
   levels: withDefault(wholeNumber(), 3, 'fusion levels of --arch wavenet; the model sees group-size^levels characters'),
   groupSize: withDefault(wholeNumber(2, 'a fusion joins neighbours'), 2, 'neighbours fused per level of --arch wavenet'),
+  residual: flag('residual connections (--arch wavenet): each level whose input and output widths match adds its newest input'),
+  skip: flag('skip connections (--arch wavenet): the head reads the sum of every level\'s output at the newest step'),
   context: withDefault(wholeNumber(), 8, 'characters of context of --arch mlp'),
   embedding: withDefault(wholeNumber(), 24, 'width of a character vector'),
   hidden: withDefault(wholeNumber(), 128, 'width of a fused vector'),

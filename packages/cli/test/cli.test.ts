@@ -192,3 +192,21 @@ describe('--mode sequence: whole words, each node once', () => {
     expect(naive.stdout).toBe(cached.stdout)
   })
 })
+
+describe('--residual and --skip', () => {
+  it('train a tree with both connections that inspect reports and eval agrees with; mlp refuses them', async () => {
+    const dir = scratch()
+    const data = file(dir, 'words.txt', WORDS)
+    const val = file(dir, 'val.txt', 'anna\nella\nmila\nnora\n')
+    const out = join(dir, 'rs.safetensors')
+    const trained = await wavenet(['train', '--data', data, '--val', val, '--levels', '3', '--embedding', '8', '--hidden', '8', '--residual', '--skip',
+      '--mode', 'sequence', '--batch', '40', '--steps', '40', '--out', out, '--json'])
+    expect(trained.code, trained.stderr).toBe(0)
+    const inspected = lastJson(await wavenet(['inspect', '--model', out, '--json']))
+    expect([inspected['residual'], inspected['skip'], inspected['levels']]).toEqual([true, true, 3])
+    expect(lastJson(await wavenet(['eval', '--model', out, '--data', val, '--json']))['loss']).toBe(lastJson(trained)['valLoss'])
+    const mlp = await wavenet(['train', '--data', data, '--arch', 'mlp', '--residual', '--steps', '5', '--out', join(dir, 'm.safetensors')])
+    expect(mlp.code).toBe(2)
+    expect(mlp.stderr).toMatch(/--residual applies to --arch wavenet only/)
+  })
+})

@@ -39,6 +39,8 @@ export const inspectCommand = command({
       levels: config === undefined ? null : config.kind === 'wavenet' ? config.levels : 1,
       // The flat model fuses its whole context in one level.
       groupSize: config === undefined ? null : config.kind === 'wavenet' ? config.groupSize : config.context,
+      residual: config?.kind === 'wavenet' ? config.residual === true : null,
+      skip: config?.kind === 'wavenet' ? config.skip === true : null,
       vocab: checkpoint.vocab.symbols.map((s) => (s === '' ? BOUNDARY_DISPLAY : s)).join(''),
       step: checkpoint.step,
       layers,
@@ -51,7 +53,8 @@ export const inspectCommand = command({
     yield* Console.log(`${'layer'.padEnd(16)}${'kind'.padEnd(11)}${'output'.padEnd(14)}parameters`)
     for (const l of summary.layers) yield* Console.log(`${l.name.padEnd(16)}${l.kind.padEnd(11)}${l.output.padEnd(14)}${l.parameters}`)
     yield* Console.log('')
-    const recipe = config === undefined ? 'composed by hand' : `${summary.arch}   levels ${summary.levels}   group size ${summary.groupSize}`
+    const recipe = config === undefined ? 'composed by hand'
+      : `${summary.arch}   levels ${summary.levels}   group size ${summary.groupSize}${summary.residual === true ? '   residual' : ''}${summary.skip === true ? '   skip' : ''}`
     yield* Console.log(`parameters ${summary.parameters}   ${recipe}   receptive field ${summary.receptiveField}`)
     yield* Console.log(`vocabulary (${checkpoint.vocab.symbols.length}) ${summary.vocab}`)
     yield* Console.log(`step ${summary.step}   mode ${summary.mode}   optimizer ${summary.optimizer ?? 'none'}${summary.schedule === null ? '' : `   schedule ${summary.schedule}`}`)
