@@ -41,7 +41,7 @@ from torch import nn
 
 # Metadata fields that hold JSON rather than plain text.
 JSON_FIELDS = ("network", "config", "vocab", "history", "rng", "optimizer")
-# What JavaScript's String.prototype.trim removes, so that a line is blank exactly when the CLI thinks so.
+# What JavaScript's String.prototype.trimEnd removes, so that words end where the CLI's do.
 JS_WHITESPACE = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 # Examples per forward pass in `eval`: memory stays bounded on large files.
 EVAL_CHUNK = 16384
@@ -287,13 +287,13 @@ class Checkpoint:
 
 
 def read_words(path):
-    """(where, word) for each non-blank line of a UTF-8 file, as the CLI reads words."""
+    """(where, word) for each non-blank line of a UTF-8 file, white space at its end trimmed, as the CLI reads words."""
     with open(path, "rb") as f:
         text = f.read().decode("utf-8")
     if text.startswith("\ufeff"):
         text = text[1:]
-    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
-    words = [(f"{path}:{i + 1}", line) for i, line in enumerate(lines) if line.strip(JS_WHITESPACE) != ""]
+    lines = [line.rstrip(JS_WHITESPACE) for line in text.split("\n")]
+    words = [(f"{path}:{i + 1}", line) for i, line in enumerate(lines) if line != ""]
     if not words:
         raise ValueError(f"{path} has no words (it is empty or only blank lines)")
     return words

@@ -36,7 +36,8 @@ const bothLosses = async (model: string, words: string) => {
 
 describe.skipIf(skip)(`python/wavenet_torch.py${skip ? ' (skipped: /usr/bin/python3 cannot import torch; apt-get install python3-torch)' : ''}`, () => {
   const dir = scratch()
-  const words = file(dir, 'words.txt', `${WORDS}\n\nzoë\n`)
+  // A blank line, white space ending lines and a CRLF line break, which both readers trim.
+  const words = file(dir, 'words.txt', `${WORDS}\n\nzoë \t\r\nmaya\u00a0\n`)
   const tree = `${dir}/tree.safetensors`
 
   beforeAll(async () => {
