@@ -64,6 +64,19 @@ describe('data', () => {
     )
   })
 
+  it('shuffles before it splits: every order is drawn, and each seed its own', () => {
+    const items = Array.from({ length: 100 }, (_, i) => i)
+    const orders = Array.from({ length: 20 }, (_, seed) => {
+      const [split] = shuffleSplit(seeded(seed), items)
+      return [...split.train, ...split.val, ...split.test]
+    })
+    // Sorted input, never sorted output: 100 items stay in order with probability 1/100!.
+    for (const order of orders) expect(order).not.toEqual(items)
+    expect(new Set(orders.map((order) => order.join(','))).size).toBe(20)
+    // Each position is filled by many different items across seeds: no item stays put.
+    expect(new Set(orders.map((order) => order[0])).size).toBeGreaterThan(10)
+  })
+
   it('draws minibatches of real examples, the same for the same generator', () => {
     const vocab = buildVocabulary(['anna', 'bob', 'eve'])
     const ex = E.getOrElseW(() => { throw new Error('unexpected') })(examples(vocab, ['anna', 'bob', 'eve'], 4))

@@ -80,6 +80,47 @@ describe('sampling', () => {
     )
   })
 
+  it('continues from the prefix: the prefix is in the context of the first character drawn', () => {
+    const field = receptiveField(peaked(3))
+    // With top-k = 1, the character after the prefix is the argmax of the logits at the context ending with it.
+    const next = (model: Model, prefix: string): number => {
+      const context = new Int32Array(field)
+      const ids = [...unwrap(encode(vocab, prefix))]
+      context.set(ids.slice(-field), field - Math.min(field, ids.length))
+      const logits = modelForward(k, model, indices([1, field], context), 'eval').y.data
+      return logits.indexOf(Math.max(...logits))
+    }
+    let differs = 0
+    for (const seed of [3, 4, 5]) {
+      const model = peaked(seed)
+      for (const prefix of ['a', 'h', 'ba', 'gfe', 'abcdefgh']) {
+        for (const naive of [false, true]) {
+          const [[word]] = unwrap(sampleWords(k, model, vocab, seeded(seed), 1, { prefix, topK: 1, maxLength: prefix.length + 1, naive }))
+          const id = next(model, prefix)
+          expect(word, `${prefix} naive ${naive}`).toBe(id === 0 ? prefix : `${prefix}${vocab.symbols[id]}`)
+        }
+        if (next(model, prefix) !== next(model, '')) differs++
+      }
+    }
+    // Had the prefix been left out of the context, these would have gone otherwise.
+    expect(differs).toBeGreaterThan(3)
+  })
+
+  it('draws from a distribution that sums to 1, even for logits far beyond what exp can hold', () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: -50, max: 50, noNaN: true }), { minLength: 1, maxLength: 30 }), fc.double({ min: 0.05, max: 5, noNaN: true }), fc.nat(40),
+        (logits, temperature, topK) => {
+          const p = nextDistribution(logits, temperature, topK + 1)
+          expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12)
+          expect(p.every((x) => x >= 0)).toBe(true)
+        }),
+    )
+    const large = nextDistribution([1000, 1000 - Math.log(3), -1000], 1, 3)
+    expect(large[0]).toBeCloseTo(0.75, 12)
+    expect(large[1]).toBeCloseTo(0.25, 12)
+    expect(large[2]).toBe(0)
+  })
+
   it('restricts the distribution to the k largest logits and sharpens it with temperature', () => {
     const p = nextDistribution([1, 3, 2, 0], 1, 2)
     expect(p[0]).toBe(0)
