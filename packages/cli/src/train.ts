@@ -100,10 +100,11 @@ export const train = (options: TrainOptions = {}): Effect.Effect<TrainSummary, C
     const { value } = config
     const backend = yield* BackendService
     const out = config.given.out ?? value.resume ?? value.out
-    yield* claimCheckpoint(out, [value.data, value.val].filter((p) => p !== undefined))
     const start = yield* startRun(config, backend.name)
     const { settings } = start
     if (start.trainWords.length === 0) return yield* Effect.fail(new DataError({ message: 'the training split has no words' }))
+    // Claimed once the options are known good, before a step is taken.
+    yield* claimCheckpoint(out, [value.data, value.val].filter((p) => p !== undefined))
     yield* refuseExisting(out, value.force || out === value.resume)
     yield* checkFreeSpace(out, checkpointBytes(start))
     const optimizer = optimizerFrom(start.optimizer)
