@@ -107,10 +107,12 @@ export const compile = (
   if (recording.valued.length !== (value ? 1 : 0)) {
     throw new RangeError(value ? 'the step must compute exactly one loss' : 'the computation gives a value it does not declare')
   }
+  // The bounds first: compiling may grow the memory, which detaches the views whose lengths give them.
+  const bounds = placeholders.map(({ ids }) => idBound(recording.calls, ids))
   const program = compileProgram(kernels, recording.calls, recording.temporaries, bindings, recording.valued[0] ?? -1, {
     inputs: new Set(placeholders.map((p) => p.ids)), place, ...(wrap === undefined ? {} : { wrap }), ...(constants === undefined ? {} : { constants }),
   })
-  const slots = placeholders.map(({ ids, what }) => ({ at: program.offsetOf(ids), count: ids.length, bound: idBound(recording.calls, ids), what }))
+  const slots = placeholders.map(({ ids, what }, i) => ({ at: program.offsetOf(ids), count: ids.length, bound: bounds[i]!, what }))
   return (inputs) => {
     slots.forEach(({ at, count, bound, what }, i) => {
       const values = inputs[i]!
