@@ -218,7 +218,12 @@ const handle = async (message: ToWorker): Promise<void> => {
   }
 }
 
-scope.onmessage = (event) => {
-  handle(event.data).catch((e: unknown) => post({ kind: 'error', message: e instanceof Error ? e.message : String(e) }))
+scope.onmessage = ({ data: message }) => {
+  handle(message).catch((e: unknown) => {
+    // A run that fails to start or to step is over; any other failure leaves the state as it was.
+    const failed = message.kind === 'train' || message.kind === 'continue'
+    if (failed) stop()
+    post({ kind: failed ? 'failed' : 'error', message: e instanceof Error ? e.message : String(e) })
+  })
 }
 post({ kind: 'ready', backend })
