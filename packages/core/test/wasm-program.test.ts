@@ -93,4 +93,35 @@ describe('compiled programs', () => {
       expect(v).toBeCloseTo(Math.tanh(t + Math.tanh(t)), 6)
     })
   })
+
+  it('multiply a few rows by a constant matrix transposed through a copy transposed once, with the same values', () => {
+    const [n, k] = [3, 4]
+    const b = owned(Array.from({ length: n * k }, (_, i) => Math.sin(i + 1)))
+    const run = (m: number, constant: boolean) => {
+      const a = owned(Array.from({ length: m * k }, (_, i) => Math.cos(i + 1)))
+      const c = owned(new Array(m * n).fill(0))
+      const recording = recorder()
+      recording.kernels.matmul(m, n, k, a, false, b, true, c, false)
+      const calls: unknown[][] = []
+      const program = compileProgram(wasm, recording.calls, recording.temporaries, new Map(), -1, {
+        wrap: (call, f) => { calls.push([...call.args]); return f },
+        ...(constant ? { constants: new Set([b]) } : {}),
+      })
+      program.run()
+      const want = new Float32Array(m * n)
+      ref.matmul(m, n, k, a, false, b, true, want, false)
+      c.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5))
+      return calls[0]!
+    }
+    for (const m of [1, 2]) {
+      const args = run(m, true)
+      expect(args[6], `${m} rows`).toBe(false)
+      expect(args[5]).not.toBe(b)
+      expect(Array.from(args[5] as Float32Array)).toEqual(Array.from({ length: k * n }, (_, i) => b[(i % n) * k + Math.floor(i / n)]!))
+    }
+    // More rows, or a matrix that may change: the product reads b itself.
+    expect(run(3, true)[5]).toBe(b)
+    expect(run(3, true)[6]).toBe(true)
+    expect(run(2, false)[5]).toBe(b)
+  })
 })
