@@ -7,7 +7,7 @@
  */
 import {
   evaluateWords, type Kernels, type Model, parameterCount, receptiveField, type Rng, sampleWords, type SampleOptions, type UnknownCharacter,
-  type Vocabulary,
+  type Vocabulary, type WindowBatch, windowsLoss,
 } from '@wavenet/core'
 import { Effect } from 'effect'
 import * as E from 'fp-ts/lib/Either.js'
@@ -55,6 +55,23 @@ export const evaluateInPieces = (kernels: Kernels, model: Model, words: readonly
       yield* eventLoopTurn
     }
     return outputs === 0 ? Number.NaN : total / outputs
+  })
+
+/**
+ * Mean cross-entropy (nats) over every target of some windows of running
+ * text (`evaluateText`'s windows, or a sample of them), a window at a time.
+ */
+export const evaluateWindowsInPieces = (kernels: Kernels, model: Model, windows: Iterable<WindowBatch>): Effect.Effect<number> =>
+  Effect.gen(function* () {
+    let total = 0
+    let count = 0
+    for (const window of windows) {
+      const loss = windowsLoss(kernels, model, window)
+      total += loss.total
+      count += loss.count
+      yield* eventLoopTurn
+    }
+    return count === 0 ? Number.NaN : total / count
   })
 
 /**
