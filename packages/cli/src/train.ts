@@ -7,8 +7,8 @@
  */
 import type { FileSystem, Path } from '@effect/platform'
 import {
-  type History, minibatch, type Model, type Optimizer, optimizerFrom, type OptimizerState, parameterCount, parameters, receptiveField, type Rng,
-  sampleText, seeded, trainableParameters, type Vocabulary, windowBatch, wordBatch,
+  exampleSteps, type History, type Model, type Optimizer, optimizerFrom, type OptimizerState, parameterCount, parameters, receptiveField,
+  sampleText, seeded, trainableParameters, type Vocabulary, windowSteps, wordSteps,
 } from '@wavenet/core'
 import { Effect } from 'effect'
 import { type Backend, BackendService } from './backend.js'
@@ -47,43 +47,25 @@ export interface TrainSummary {
 
 /**
  * A session of the run's mode on the backend, and its step on the batch the
- * generator draws: a minibatch of examples, or whole words filling the batch.
+ * generator draws: a minibatch of examples, whole words filling the batch,
+ * or windows of running text.
  */
 const trainerOf = (backend: Backend, start: Start, optimizer: Optimizer, state: OptimizerState) => {
   const { settings, text } = start
   if (text !== undefined) {
     const session = backend.windowsSession(start.model, optimizer, state)
-    const field = receptiveField(start.model)
     return {
-      advance: (rng: Rng): readonly [number, Rng] => {
-        const [batch, next] = windowBatch(rng, text.stream, field, settings.window, settings.batch)
-        return [session.step(batch), next]
-      },
+      advance: windowSteps(session, text.stream, receptiveField(start.model), settings.window, settings.batch),
       snapshot: () => session.snapshot(),
       dispose: () => session.dispose(),
     }
   }
   if (settings.mode === 'sequence') {
     const session = backend.wordsSession(start.model, optimizer, state)
-    return {
-      advance: (rng: Rng): readonly [number, Rng] => {
-        const [batch, next] = wordBatch(rng, start.trainWords, settings.batch)
-        return [session.step(batch), next]
-      },
-      snapshot: () => session.snapshot(),
-      dispose: () => session.dispose(),
-    }
+    return { advance: wordSteps(session, start.trainWords, settings.batch), snapshot: () => session.snapshot(), dispose: () => session.dispose() }
   }
-  const examples = start.train!
   const session = backend.session(start.model, optimizer, state, settings.batch)
-  return {
-    advance: (rng: Rng): readonly [number, Rng] => {
-      const [batch, next] = minibatch(rng, examples, settings.batch)
-      return [session.step(batch), next]
-    },
-    snapshot: () => session.snapshot(),
-    dispose: () => session.dispose(),
-  }
+  return { advance: exampleSteps(session, start.train!, settings.batch), snapshot: () => session.snapshot(), dispose: () => session.dispose() }
 }
 
 /** Bytes of a checkpoint of this run: its tensors, and room for the header (metadata, history, tensor entries). */
