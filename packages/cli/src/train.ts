@@ -8,14 +8,14 @@
 import type { FileSystem, Path } from '@effect/platform'
 import {
   exampleSteps, type History, type Model, type Optimizer, optimizerFrom, type OptimizerState, parameterCount, parameters, receptiveField,
-  sampleText, seeded, trainableParameters, type Vocabulary, windowSteps, wordSteps,
+  seeded, trainableParameters, type Vocabulary, windowSteps, wordSteps,
 } from '@wavenet/core'
 import { Effect } from 'effect'
 import { type Backend, BackendService } from './backend.js'
 import { checkFreeSpace, claimCheckpoint, refuseExisting } from './checkpoints.js'
 import { type CliError, DataError, UsageError } from './errors.js'
 import { decodeOptions } from './options.js'
-import { evaluateInPieces, evaluateWindowsInPieces, sampleInPieces } from './pieces.js'
+import { evaluateInPieces, evaluateWindowsInPieces, sampleInPieces, sampleTextInPieces } from './pieces.js'
 import { progress } from './progress.js'
 import { currentTerminal } from './terminal.js'
 import { TrainConfig, type TrainOptions, VALIDATIONS_PER_RUN } from './train-config.js'
@@ -130,7 +130,8 @@ export const train = (options: TrainOptions = {}): Effect.Effect<TrainSummary, C
       const samples: string[] = []
       if (start.text !== undefined) {
         // On running text, one passage of --samples lines' worth of characters.
-        sampleText(backend.kernels, model, start.vocab, seeded(start.seed), TEXT_SAMPLE_LINE * settings.samples, {}, (piece) => { samples.push(piece) })
+        yield* sampleTextInPieces(backend.kernels, model, start.vocab, seeded(start.seed), TEXT_SAMPLE_LINE * settings.samples, {}, (piece) =>
+          Effect.sync(() => { samples.push(piece) })).pipe(Effect.orElseSucceed(() => undefined))
       } else {
         yield* sampleInPieces(backend.kernels, model, start.vocab, seeded(start.seed), settings.samples, {}, (words) =>
           Effect.sync(() => { samples.push(...words) })).pipe(Effect.orElseSucceed(() => undefined))

@@ -1,13 +1,12 @@
 /** `wavenet sample`: words drawn from a model, one per line, printed as they come; or a passage of running text from a text model, streamed. */
-import { sampleText, seeded } from '@wavenet/core'
+import { seeded } from '@wavenet/core'
 import { Console, Effect } from 'effect'
-import * as E from 'fp-ts/lib/Either.js'
 import { BackendService } from '../backend.js'
 import { loadCheckpoint } from '../checkpoints.js'
 import { backendOption, command, jsonOption, onBackend } from '../command.js'
 import { UsageError } from '../errors.js'
 import { file, flag, optional, positiveNumber, required, seedNumber, text, wholeNumber, withDefault } from '../options.js'
-import { sampleInPieces } from '../pieces.js'
+import { sampleInPieces, sampleTextInPieces } from '../pieces.js'
 
 /** Characters of a passage of running text when `--chars` is not given. */
 const DEFAULT_CHARS = 500
@@ -48,13 +47,12 @@ export const sampleCommand = command({
       if (o.seed === undefined) yield* Effect.logInfo(`seed ${seed}: --seed ${seed} draws this passage again`)
       const pieces: string[] = []
       const options = { temperature: o.temperature, prefix: o.prefix, naive: o.naive, ...o.topK === undefined ? {} : { topK: o.topK } }
-      // The passage streams to stdout as it is drawn, the prefix first.
+      // The passage streams to stdout as each piece is drawn, the prefix first; Ctrl-C is seen between pieces.
       if (!o.json) process.stdout.write(o.prefix)
-      const sampled = sampleText(kernels, checkpoint.model, checkpoint.vocab, seeded(seed), o.chars ?? DEFAULT_CHARS, options, (piece) => {
+      yield* sampleTextInPieces(kernels, checkpoint.model, checkpoint.vocab, seeded(seed), o.chars ?? DEFAULT_CHARS, options, (piece) => Effect.sync(() => {
         if (o.json) pieces.push(piece)
         else process.stdout.write(piece)
-      })
-      if (E.isLeft(sampled)) return yield* Effect.fail(new UsageError({ message: `--prefix: character ${JSON.stringify(sampled.left.character)} is not in the model's vocabulary` }))
+      })).pipe(Effect.mapError((e) => new UsageError({ message: `--prefix: character ${JSON.stringify(e.character)} is not in the model's vocabulary` })))
       return yield* Console.log(o.json ? JSON.stringify({ text: o.prefix + pieces.join(''), seed }) : '')
     }
     const options = { temperature: o.temperature, prefix: o.prefix, maxLength: o.maxLength, naive: o.naive, ...o.topK === undefined ? {} : { topK: o.topK } }
