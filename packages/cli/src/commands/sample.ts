@@ -30,7 +30,6 @@ export const sampleCommand = command({
   examples: [
     'wavenet sample --model model.safetensors -n 10',
     'wavenet sample --model model.safetensors --temperature 0.8 --top-k 5 --seed 1',
-    'wavenet sample --model model.safetensors --prefix el --json',
     'wavenet sample --model speeches.safetensors --chars 2000 --prefix "Fellow-Citizens"',
   ],
   run: ({ value: o, given }) => onBackend(o.backend, Effect.gen(function* () {

@@ -12,7 +12,6 @@ export const trainCommand = command({
   options: { ...TrainConfig.fields, backend: backendOption, json: jsonOption },
   examples: [
     'wavenet train --mode sequence --eval-every 1000 --stop-at-val 2.00',
-    'wavenet train --data words.txt --val held-out.txt --arch mlp --context 8 --out mlp.safetensors',
     'wavenet train --resume model.safetensors --steps 400000',
     'wavenet train --dataset sotu --levels 9 --residual --skip --steps 3000 --out speeches.safetensors',
   ],
