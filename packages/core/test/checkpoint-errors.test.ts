@@ -108,22 +108,26 @@ describe('checkpoint errors, each with its message', () => {
     expect(decoded(encodeCheckpoint({ ...base, seed: 0 })).seed).toBe(0)
   })
 
-  it('mode: example or sequence, absent when not recorded', () => {
-    expect(error(withMetadata('mode', 'words'))).toEqual(bad('mode', 'is not one of example, sequence'))
-    expect(error(withMetadata('mode', ''))).toEqual(bad('mode', 'is not one of example, sequence'))
-    expect(decoded(encodeCheckpoint({ ...base, mode: 'example' })).mode).toBe('example')
-    expect(decoded(encodeCheckpoint({ ...base, mode: 'sequence' })).mode).toBe('sequence')
+  it('mode: example, sequence or text, absent when not recorded', () => {
+    expect(error(withMetadata('mode', 'words'))).toEqual(bad('mode', 'is not one of example, sequence, text'))
+    expect(error(withMetadata('mode', ''))).toEqual(bad('mode', 'is not one of example, sequence, text'))
+    for (const mode of ['example', 'sequence', 'text'] as const) expect(decoded(encodeCheckpoint({ ...base, mode })).mode).toBe(mode)
     expect('mode' in decoded(encodeCheckpoint(base))).toBe(false)
     expect('training' in decoded(encodeCheckpoint(base))).toBe(false)
     expect('optimizer' in decoded(encodeCheckpoint(base))).toBe(false)
   })
 
-  it('training: exactly a positive batch, a data digest and a backend', () => {
-    const why = 'is not {"batch": N, "data": TEXT, "backend": TEXT}'
-    for (const record of ['{"batch":1.5,"data":"x","backend":"wasm"}', '{"batch":8,"data":"x","backend":2}', '{"batch":"8","data":"x","backend":"js"}', '"x"', 'null']) {
+  it('training: exactly a positive batch, a data digest and a backend, and a positive window on running text', () => {
+    const why = 'is not {"batch": N, "data": TEXT, "backend": TEXT} (and "window": N on running text)'
+    for (const record of ['{"batch":1.5,"data":"x","backend":"wasm"}', '{"batch":8,"data":"x","backend":2}', '{"batch":"8","data":"x","backend":"js"}', '"x"', 'null',
+      '{"batch":8,"data":"x","backend":"js","window":0}', '{"batch":8,"data":"x","backend":"js","window":2.5}', '{"batch":8,"data":"x","window":4}',
+      '{"batch":8,"data":"x","backend":"js","other":4}', '{"batch":8,"data":"x","backend":"js","window":4,"other":1}']) {
       expect(error(withMetadata('training', record)), record).toEqual(bad('training', why))
     }
-    expect(decoded(withMetadata('training', '{"backend":"js","batch":1,"data":""}')).training).toEqual({ batch: 1, data: '', backend: 'js' })
+    const plain = decoded(withMetadata('training', '{"backend":"js","batch":1,"data":""}')).training
+    expect(plain).toEqual({ batch: 1, data: '', backend: 'js' })
+    expect(plain !== undefined && 'window' in plain).toBe(false)
+    expect(decoded(withMetadata('training', '{"batch":8,"data":"x","backend":"js","window":64}')).training).toEqual({ batch: 8, data: 'x', backend: 'js', window: 64 })
   })
 })
 
