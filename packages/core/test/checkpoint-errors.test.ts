@@ -84,6 +84,20 @@ describe('checkpoint errors, each with its message', () => {
     expect(error(withMetadata('history', undefined))).toEqual(bad('history', 'is missing'))
   })
 
+  it('values: a zero running variance is a variance, a negative one is not', () => {
+    const withVariance = (value: number) => rewrite(base, (t) => {
+      const found = t.find((x) => x.name === 'fuse.0.norm.running_var')!
+      const data = Float32Array.from(found.tensor.data)
+      data[2] = value
+      found.tensor = { shape: found.tensor.shape, data }
+    })
+    expect(decoded(withVariance(0)).model).toBeDefined()
+    expect(error(withVariance(-1e-30))).toEqual({
+      kind: 'bad-value', tensor: 'fuse.0.norm.running_var',
+      message: `checkpoint tensor "fuse.0.norm.running_var" holds a negative running variance (${Math.fround(-1e-30)}) at index 2`,
+    })
+  })
+
   it('the history: pairs of a whole step and a loss, for train and val', () => {
     const why = 'is not {"train": [[step, loss], …], "val": [[step, loss], …]}'
     for (const history of ['[]', '{"train":[]}', '{"val":[]}', '{"train":[[1,2]],"val":[[1]]}', '{"train":[[1,2,3]],"val":[]}', '{"train":[[-1,2]],"val":[]}',
@@ -187,6 +201,15 @@ describe('the model recipe (config)', () => {
     expect(decoded(v1(wave)).model.config).toEqual(wave)
     expect(error(v1({ ...wave, groupSize: 1 }))).toEqual(bad('config', 'needs positive integer levels and a groupSize of at least 2'))
     expect(error(rewrite(base, (_, m) => { m['version'] = '1'; delete m['config'] }))).toEqual(bad('config', 'is missing'))
+    // A recipe whose network is too large to describe is named as the config's fault.
+    const huge = error(v1({ ...wave, embedding: 2 ** 14, hidden: 2 ** 15 }))
+    expect(huge.kind).toBe('bad-metadata')
+    expect(huge.message).toMatch(/^checkpoint metadata "config" is not a valid network description: ./)
+  })
+
+  it('a model without a recipe has no config at all', () => {
+    const model = decoded(withMetadata('config', undefined)).model
+    expect('config' in model).toBe(false)
   })
 })
 
