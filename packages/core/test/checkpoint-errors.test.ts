@@ -230,6 +230,12 @@ describe('tensors and optimizer state', () => {
     expect(error(reshaped('fuse.0.norm.num_batches_tracked', [1]))).toEqual({
       kind: 'wrong-shape', tensor: 'fuse.0.norm.num_batches_tracked', message: 'checkpoint tensor "fuse.0.norm.num_batches_tracked" has shape [1], expected []',
     })
+    expect(error(reshaped('fuse.0.norm.num_batches_tracked', [1, 1])).message).toBe('checkpoint tensor "fuse.0.norm.num_batches_tracked" has shape [1, 1], expected []')
+    // A shape of fewer axes is wrong even when the axes it has agree.
+    expect(error(rewrite(base, (t) => {
+      const found = t.find((x) => x.name === 'head.weight')!
+      found.tensor = { shape: [V], data: found.tensor.data.slice(0, V) }
+    }))).toEqual({ kind: 'wrong-shape', tensor: 'head.weight', message: `checkpoint tensor "head.weight" has shape [${V}], expected [${V}, 4]` })
     expect(error(rewrite(base, (t) => { t.push({ name: 'extra', tensor: { shape: [1], data: Float32Array.of(1) } }) }))).toEqual({
       kind: 'unexpected-tensor', tensor: 'extra', message: 'checkpoint has an unexpected tensor "extra"',
     })
@@ -251,6 +257,20 @@ describe('tensors and optimizer state', () => {
     })).message).toBe('checkpoint has an unexpected tensor "optimizer.m.fuse.0.norm.running_mean"')
   })
 
+  it('a network that sees more context than the limit, however well its tensors match', () => {
+    // One symbol, one channel: (B, 2^21) → flatten 2^10 → flatten 2^11 → linear to 1 logit, 2^21 weights (8 MiB).
+    const field = 2 ** 21
+    const network = {
+      kind: 'sequential', names: ['embedding', 'a', 'b', 'head'],
+      layers: [{ kind: 'embedding', vocab: 1, dim: 1 }, { kind: 'flatten', n: 2 ** 10 }, { kind: 'flatten', n: 2 ** 11 }, { kind: 'linear', in: field, out: 1, bias: false }],
+    }
+    const bytes = encodeSafetensors([
+      { name: 'embedding.weight', tensor: { shape: [1, 1], data: Float32Array.of(1) } },
+      { name: 'head.weight', tensor: { shape: [1, field], data: new Float32Array(field) } },
+    ], { format: 'wavenet', version: '2', network: JSON.stringify(network), vocab: '[""]', step: '0', rng: '[1,2,3,4]', history: '{"train":[],"val":[]}' })
+    expect(error(bytes)).toEqual(bad('network', `sees ${field} characters of context, more than ${MAX_RECEPTIVE_FIELD}`))
+  })
+
   it('the optimizer: its configuration checked field by field, its state at its own step', () => {
     const read = decoded(encodeCheckpoint({ ...withOptimizer, optimizer: { ...withOptimizer.optimizer!, state: { ...withOptimizer.optimizer!.state, step: 7 } } }))
     expect(read.optimizer?.config).toEqual(adamConfig)
@@ -269,6 +289,15 @@ describe('tensors and optimizer state', () => {
       expect(error(withMetadata('optimizer', JSON.stringify({ ...stored, ...edit }), withOptimizer)), JSON.stringify(edit)).toEqual(why)
     }
     expect(error(withMetadata('optimizer', '[]', withOptimizer))).toEqual(why)
+    expect(error(withMetadata('optimizer', 'null', withOptimizer))).toEqual(why)
+    // JSON has no infinity, but a number too large for a double parses as one.
+    const text = JSON.stringify(stored)
+    for (const [field, value] of [['lr', 0.003], ['decayAt', 0.75], ['decay', 0.1], ['eps', 1e-8], ['weightDecay', 0.01]] as const) {
+      const infinite = text.replace(`"${field}":${JSON.stringify(value)}`, `"${field}":1e999`)
+      expect(infinite, field).not.toBe(text)
+      expect(error(withMetadata('optimizer', infinite, withOptimizer)), field).toEqual(why)
+    }
+    expect(error(withMetadata('optimizer', text.replace('"betas":[0.9,0.999]', '"betas":[0.9,1e999]'), withOptimizer))).toEqual(why)
     expect(error(withMetadata('optimizer', '{"kind":', withOptimizer))).toEqual(bad('optimizer', 'is not valid JSON'))
     // Zero is a valid decay, decayAt, weight decay and beta; each schedule shape is read back.
     for (const edit of [{ decayAt: 0, decay: 0, weightDecay: 0, betas: [0, 0] }, { shape: 'cosine' }, { shape: 'step' }]) {
