@@ -12,18 +12,9 @@ import {
   sampleText, seeded, sequenceGradients, sequenceLogits, splitDocuments, textStream, wavenet, windowAt, windowBatch, type Model, type WindowBatch,
 } from '../src/index.js'
 import { expectSequenceGradients } from './support/gradcheck.js'
-import { toFloat64Layer } from './support/layers.js'
+import { inFloat64, maxDifference, treeConfig as trees } from './support/trees.js'
 
-const treeConfig = fc.record({
-  levels: fc.integer({ min: 1, max: 4 }),
-  groupSize: fc.integer({ min: 2, max: 3 }),
-  vocab: fc.integer({ min: 3, max: 8 }),
-  embedding: fc.integer({ min: 1, max: 4 }),
-  hidden: fc.integer({ min: 1, max: 6 }),
-  residual: fc.boolean(),
-  skip: fc.boolean(),
-  seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-})
+const treeConfig = trees(4)
 
 /** Windows of a model's field: `windows` of W = R − 1 + T tokens from 0 … vocab−1 (the boundary included), and their targets. */
 const windowsOf = (vocab: number, field: number) =>
@@ -48,14 +39,6 @@ const perExample = (model: Model, contexts: Int32Array) => {
   const field = receptiveField(model)
   return modelForward(k, model, indices([contexts.length / field, field], contexts), 'eval').y.data
 }
-
-const maxDifference = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let worst = 0
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!))
-  return worst
-}
-
-const inFloat64 = (model: Model): Model => ({ net: toFloat64Layer(model.net) })
 
 describe('windows of running text', () => {
   it('give every target the logits per-example evaluation gives its context: trees of 1–4 levels, group size 2–3, residual and skip, both backends', () => {
