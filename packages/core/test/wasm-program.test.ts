@@ -5,7 +5,7 @@
  * and what it computes (the reference kernels' values).
  */
 import { describe, expect, it } from 'vitest'
-import { createWasmKernels, referenceKernels as ref } from '../src/index.js'
+import { createWasmKernels, referenceKernels as ref, type WasmKernels } from '../src/index.js'
 import { compileProgram } from '../src/kernels/wasm-program.js'
 import { wasmInternals } from '../src/kernels/wasm.js'
 import { recorder } from '../src/trace.js'
@@ -225,7 +225,7 @@ describe('compiled programs', () => {
     outside.kernels.tanhForward(new Float32Array(4), outside.kernels.alloc(x, 4), 4)
     expect(() => compileProgram(wasm, outside.calls, outside.temporaries, new Map(), -1))
       .toThrow(new RangeError('a recorded call reads an array outside the WebAssembly memory'))
-    expect(() => compileProgram(ref, outside.calls, outside.temporaries, new Map(), -1))
+    expect(() => compileProgram(ref as unknown as WasmKernels, outside.calls, outside.temporaries, new Map(), -1))
       .toThrow(new TypeError('compileProgram needs kernels made by createWasmKernels'))
     // A temporary bound to a buffer that a later call reads: the buffer would change under it.
     const target = owned([0, 0, 0, 0])
