@@ -50,6 +50,10 @@ describe('compiled programs', () => {
     expect(kernels).toEqual(['normalizeTanh'])
     // xhat is placed; y never reaches memory; h is the caller's buffer; then the scratch.
     expect(placed.slice(0, -1)).toEqual([24])
+    // The fused call takes the scratch a normalize of 2 columns takes.
+    const scratch = wasmInternals(wasm)!.scratchBytes('normalize', [2])
+    expect(scratch).toBeGreaterThan(0)
+    expect(placed.at(-1)).toBe(scratch)
     program.run()
     const [xhat, y, h] = [new Float32Array(6), new Float32Array(6), new Float32Array(6)]
     ref.normalize(x, mean, variance, gamma, beta, 1e-5, xhat, y, rows, cols)
@@ -71,7 +75,7 @@ describe('compiled programs', () => {
     })
     expect(chain.kernels).toEqual(['tanhForward', 'tanhForward', 'tanhForward'])
     // t2 is written over t1: one buffer of 16 bytes for both.
-    expect(chain.placed.slice(0, -1)).toEqual([16])
+    expect(chain.placed).toEqual([16, 0])
     chain.program.run()
     out.forEach((v, i) => expect(v).toBeCloseTo(Math.tanh(Math.tanh(Math.tanh(x[i]!))), 6))
     // When t1 is read again (by the sum), t2 needs its own buffer.
@@ -182,6 +186,9 @@ describe('compiled programs', () => {
     })
     const fused = record(false)
     expect(fused.kernels).toEqual(['tanhNormalizeBackward'])
+    const scratch = wasmInternals(wasm)!.scratchBytes('normalizeBackward', [cols])
+    expect(scratch).toBeGreaterThan(0)
+    expect(fused.placed.at(-1)).toBe(scratch)
     fused.program.run()
     const dy = new Float32Array(6)
     ref.tanhBackward(h, dh, dy, 6)
