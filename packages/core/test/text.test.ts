@@ -8,8 +8,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
-  BATCHNORM_DEFAULTS, buildVocabulary, createWasmKernels, evaluateText, indices, layerBuffers, modelForward, packWindows, receptiveField, referenceKernels as k,
-  sampleText, seeded, sequenceGradients, sequenceLogits, splitDocuments, textStream, wavenet, windowAt, windowBatch, type Model, type WindowBatch,
+  BATCHNORM_DEFAULTS, buildVocabulary, createWasmKernels, evaluateText, indices, layerBuffers, layerParameters, modelForward, packWindows, receptiveField, referenceKernels as k,
+  sampleText, seeded, sequenceGradients, sequenceLogits, splitDocuments, textStream, wavenet, windowAt, windowBatch, withTensors, tensor, type Model, type WindowBatch,
 } from '../src/index.js'
 import { expectSequenceGradients } from './support/gradcheck.js'
 import { inFloat64, maxDifference, treeConfig as trees } from './support/trees.js'
@@ -199,5 +199,16 @@ describe('sampling running text', () => {
     // (Nearly greedy draws: an untrained model's logits differ little from context to context.)
     const greedy = (prefix: string) => text(model, 5, 150, { prefix, temperature: 1e-4 }).join('')
     expect(greedy('abc')).not.toEqual(greedy('hhh'))
+  })
+
+  it('starts a passage without a prefix with a character, though the model all but always expects the boundary there', () => {
+    // A head that always ends the document: the passage is its one first character; after a prefix, nothing.
+    const built = wavenet({ vocab: vocab.symbols.length, levels: 2, embedding: 3, hidden: 5, seed: 3 })
+    const bias = layerParameters(built.net)['head.bias']!
+    const ending: Model = { net: withTensors(built.net, { 'head.bias': tensor(bias.shape, Float32Array.from(bias.data, (b, i) => (i === 0 ? 100 : b))) }) }
+    for (const seed of [1, 2, 3]) {
+      expect([...text(ending, seed, 50).join('')]).toHaveLength(1)
+      expect(text(ending, seed, 50, { prefix: 'ab' }).join('')).toBe('')
+    }
   })
 })
