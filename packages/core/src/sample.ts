@@ -90,10 +90,10 @@ export const sampleWords = (
 const TEXT_PIECE = 64
 
 /**
- * A passage of running text from the model: the prefix, then up to `chars`
- * characters drawn one at a time, stopping early where the model ends its
- * document (draws the boundary; never the first character of a passage
- * without a prefix: a passage is a document, and starts with a character). The characters drawn are given to `emit`
+ * A passage of running text from the model: the prefix, then `chars`
+ * characters drawn one at a time. The passage is one document: the
+ * boundary, which separates documents, is never drawn (the distribution is
+ * renormalised over the characters). The characters drawn are given to `emit`
  * as they come, a few at a time (the prefix is not). Returns the generator
  * after the draws, or the first prefix character outside the vocabulary.
  */
@@ -114,11 +114,10 @@ export const sampleText = (
     let pending = ''
     for (let i = 0; i < chars; i++) {
       const logits = generator.logits(row)
-      // A document has a character: with no prefix the first draw is never the boundary, which the model, trained on
-      // documents each after a run of R boundary tokens, expects after boundary tokens nearly always (R − 1 times of R).
-      if (i === 0 && prefix.right.length === 0) logits[BOUNDARY] = Number.NEGATIVE_INFINITY
+      // The passage is one document: never the boundary, which a model trained on documents each after a run of R
+      // boundary tokens expects after boundary tokens nearly always (R − 1 times of R), and at a document's end.
+      logits[BOUNDARY] = Number.NEGATIVE_INFINITY
       const id = draw(draws, nextDistribution(logits, temperature, topK))
-      if (id === BOUNDARY) break
       pending += vocab.symbols[id]!
       if (pending.length >= TEXT_PIECE) {
         emit(pending)
