@@ -38,6 +38,8 @@ describe('JSON checks', () => {
       [[1, 2], [2, 1]], [[1, 2], [1, 2, 3]], [[1, 2, 3], [1, 2]], [{ a: 1 }, { a: 2 }], [{ a: 1 }, { a: 1, b: 2 }], [{ a: 1, b: 2 }, { a: 1 }],
       [{ a: 1 }, { b: 1 }], [{ a: undefined }, { b: undefined }], [[1], { 0: 1 }], [{ 0: 1 }, [1]], [{}, []], [[], {}], [null, {}], [{}, null],
       [1, '1'], [{ a: [1] }, { a: [2] }], [{ a: { b: 1 } }, { a: { b: 2 } }], [[[1]], [[2]]],
+      // An object that looks like an array (its keys and length agree) is still not one.
+      [[1], { 0: 1, length: 1 }], [{ 0: 1, length: 1 }, [1]],
     ]
     for (const [a, b] of different) expect(sameJson(a, b), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`).toBe(false)
   })

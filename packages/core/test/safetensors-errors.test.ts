@@ -34,6 +34,9 @@ describe('safetensors refusals', () => {
     const big = new Uint8Array(8 + 100_000_001)
     new DataView(big.buffer).setBigUint64(0, 100_000_001n, true)
     expect(error(big)).toEqual({ kind: 'header-too-large', message: 'header length 100000001 exceeds the 100000000-byte cap' })
+    // At the cap exactly, the header is read (and these zero bytes are not JSON).
+    new DataView(big.buffer).setBigUint64(0, 100_000_000n, true)
+    expect(error(big)).toEqual({ kind: 'bad-header', message: 'header is not JSON' })
   })
 
   it('a header that is not UTF-8 JSON of an object', () => {
@@ -65,6 +68,9 @@ describe('safetensors refusals', () => {
     expect(error(one(entry([3], 0, 8)))).toEqual({ kind: 'size-mismatch', tensor: 'w', message: 'tensor "w": shape [3] of F32 does not fill 8 bytes' })
     expect(error(one(entry([1], 0, 8)))).toEqual({ kind: 'size-mismatch', tensor: 'w', message: 'tensor "w": shape [1] of F32 does not fill 8 bytes' })
     expect(error(one(entry([2, 0], 0, 8)))).toEqual({ kind: 'size-mismatch', tensor: 'w', message: 'tensor "w": shape [2, 0] of F32 does not fill 8 bytes' })
+    // The byte count is the range's length, wherever it begins.
+    expect(error(file(JSON.stringify({ a: entry([1], 0, 4), w: entry([3], 4, 12) }), 12)))
+      .toEqual({ kind: 'size-mismatch', tensor: 'w', message: 'tensor "w": shape [3] of F32 does not fill 8 bytes' })
     expect(error(one(entry([2 ** 40, 2 ** 40, 2 ** 40], 0, 8)))).toEqual({ kind: 'size-mismatch', tensor: 'w', message: `tensor "w": shape [${2 ** 40}, ${2 ** 40}, ${2 ** 40}] of F32 does not fill 8 bytes` })
     // Shapes that fill the range exactly: a scalar, a matrix, an empty tensor.
     const ok = decodeSafetensors(file(JSON.stringify({ s: entry([], 0, 4), m: entry([1, 2], 4, 12), e: entry([0, 5], 12, 12) }), 12))
