@@ -4,9 +4,10 @@
  * each kind of mistake.
  */
 import * as E from 'fp-ts/lib/Either.js'
+import { jsonDepth } from '../src/json.js'
 import { describe, expect, it } from 'vitest'
 import {
-  batchNorm1d, BATCHNORM_DEFAULTS, buildLayer, describeLayer, embedding, flattenConsecutive, initLinear, inputSteps, linear, MAX_LAYERS,
+  batchNorm1d, BATCHNORM_DEFAULTS, buildLayer, describeLayer, embedding, flattenConsecutive, initLinear, inputSteps, linear, MAX_DESCRIPTION_DEPTH, MAX_LAYERS,
   MAX_PARAMETERS, MAX_RECEPTIVE_FIELD, outputShape, parseLayer, residual, seeded, sequential, skip, tanh, tensor, tensorShapes, zeros,
 } from '../src/index.js'
 
@@ -84,6 +85,7 @@ describe('layer descriptions from untrusted JSON', () => {
     expect(right({ kind: 'sequential', names: many.map((_, i) => `${i}`), layers: many })).toHaveProperty('kind', 'sequential')
     expect(left({ kind: 'sequential', names: 'a', layers: [t] })).toBe('sequential: names must be a list of strings')
     expect(left({ kind: 'sequential', names: [1], layers: [t] })).toBe('sequential: names must be a list of strings')
+    expect(left({ kind: 'sequential', names: ['a', 1], layers: [t, t] })).toBe('sequential: names must be a list of strings')
     expect(left({ kind: 'sequential', names: ['a'], layers: [t, t] })).toBe('sequential needs one name per layer')
     expect(left({ kind: 'sequential', names: ['a', ''], layers: [t, t] })).toBe('sequential layer names must not be empty')
     expect(left({ kind: 'sequential', names: ['a', 'a'], layers: [t, t] })).toBe('sequential layer names must be distinct')
@@ -94,11 +96,24 @@ describe('layer descriptions from untrusted JSON', () => {
       .toEqual({ 'e.weight': [3, 2], 'n.weight': [2], 'n.bias': [2], 'n.running_mean': [2], 'n.running_var': [2] })
   })
 
+  it('nests at most MAX_DESCRIPTION_DEPTH levels deep, that depth included', () => {
+    /** A Sequential holding one layer: an empty Sequential inside residuals, `depth` levels deep in all. */
+    const nested = (depth: number): unknown => {
+      let inner: unknown = { kind: 'sequential', names: [], layers: [] }
+      while (jsonDepth(inner) < depth - 2) inner = { kind: 'residual', inner }
+      return { kind: 'sequential', names: ['z'], layers: [inner] }
+    }
+    expect(jsonDepth(nested(MAX_DESCRIPTION_DEPTH))).toBe(MAX_DESCRIPTION_DEPTH)
+    expect(E.isRight(parseLayer(nested(MAX_DESCRIPTION_DEPTH)))).toBe(true)
+    expect(jsonDepth(nested(MAX_DESCRIPTION_DEPTH + 1))).toBe(MAX_DESCRIPTION_DEPTH + 1)
+    expect(left(nested(MAX_DESCRIPTION_DEPTH + 1))).toBe(`sequential: the description nests deeper than ${MAX_DESCRIPTION_DEPTH} levels`)
+  })
+
   it('an unknown or missing kind names the kinds there are', () => {
     const known = 'embedding, flatten, linear, batchnorm, tanh, sequential, residual, skip'
-    const message = left({ kind: 'conv' })
-    expect(message.startsWith('unknown layer kind "conv" (known: ')).toBe(true)
-    for (const kind of known.split(', ')) expect(message).toContain(kind)
+    expect(left({ kind: 'conv' })).toBe(`unknown layer kind "conv" (known: ${known})`)
+    // A kind that only converts to a known one is not it.
+    expect(left({ kind: ['tanh'] })).toBe(`unknown layer kind ["tanh"] (known: ${known})`)
     expect(left({})).toMatch(/^unknown layer kind null \(known: /)
     expect(left(null)).toMatch(/^unknown layer kind null \(known: /)
     expect(left({ kind: 'toString' })).toMatch(/^unknown layer kind "toString" \(known: /)

@@ -55,6 +55,23 @@ describe('model constructors', () => {
   })
 })
 
+describe('connections', () => {
+  it('residual: every level above the first in a block; skip: the levels in one skip layer named fuse; both: no skip layer', () => {
+    const names = (options: { residual?: boolean; skip?: boolean }) => Object.keys(trainableParameters(wavenet({ ...lecture, ...options })))
+    expect(names({ residual: true })).toEqual([
+      'embedding.weight', 'fuse.0.linear.weight', 'fuse.0.norm.weight', 'fuse.0.norm.bias',
+      'fuse.1.block.linear.weight', 'fuse.1.block.norm.weight', 'fuse.1.block.norm.bias', 'head.weight', 'head.bias',
+    ])
+    const plain = names({})
+    expect(names({ skip: true })).toEqual(plain)
+    const kinds = (options: { residual?: boolean; skip?: boolean }) => wavenet({ ...lecture, ...options }).net.layers.map((l) => l.kind)
+    expect(kinds({ skip: true })).toEqual(['embedding', 'skip', 'linear'])
+    expect(kinds({ residual: true, skip: true })).toEqual(kinds({ residual: true }))
+    expect(kinds({ residual: true })).toContain('residual')
+    expect(kinds({})).not.toContain('skip')
+  })
+})
+
 describe('model tensors', () => {
   it('lists every tensor in layer order, each layer\'s parameters before its buffers', () => {
     expect(Object.keys(parameters(flatMlp(mlp)))).toEqual([
@@ -86,6 +103,7 @@ describe('modelForward', () => {
     expect(() => modelForward(k, model, indices([2, 3], new Int32Array(6)), 'eval')).toThrow(new RangeError('contexts must be (B, 4), got [2, 3]'))
     expect(() => modelForward(k, model, indices([8], new Int32Array(8)), 'eval')).toThrow(new RangeError('contexts must be (B, 4), got [8]'))
     expect(() => modelForward(k, model, indices([1, 2, 4], new Int32Array(8)), 'eval')).toThrow(new RangeError('contexts must be (B, 4), got [1, 2, 4]'))
+    expect(() => modelForward(k, model, indices([2, 4, 1], new Int32Array(8)), 'eval')).toThrow(new RangeError('contexts must be (B, 4), got [2, 4, 1]'))
     const out = modelForward(k, model, indices([2, 4], Int32Array.of(0, 1, 2, 3, 4, 3, 2, 1)), 'eval')
     expect(out.y.shape).toEqual([2, 5])
     expect(out.layer).toBe(model)
