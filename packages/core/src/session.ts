@@ -23,7 +23,7 @@ import type { Kernels } from './kernels/kernels.js'
 import { type WasmKernels, wasmInternals } from './kernels/wasm.js'
 import type { Named } from './layers/layer.js'
 import { layerBuffers } from './layers/sequential.js'
-import { type Model, receptiveField, trainableParameters, withParameters } from './model.js'
+import { hasDropout, type Model, receptiveField, trainableParameters, withParameters } from './model.js'
 import type { Optimizer, OptimizerState } from './optim.js'
 import { packWords, type PackedWords, sequenceGradients, type WordBatch } from './sequence.js'
 import { indices, type IndexTensor, tensor } from './tensor.js'
@@ -54,9 +54,11 @@ export const leanSession = (
 ): TrainingSession => {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`)
   const field = receptiveField(model)
+  const dropout = hasDropout(model)
   return open(kernels, model, optimizer, state, options, (compile) => {
     const program = compile((recording, live, input) => gradients(recording, live, {
       contexts: indices([batchSize, field], input(batchSize * field, 'token id')), targets: indices([batchSize], input(batchSize, 'target')),
+      ...seedPlaceholder(dropout, input),
     }))
     return (batch: Batch) => {
       const { contexts, targets } = batch
@@ -64,7 +66,7 @@ export const leanSession = (
         throw new RangeError(`contexts must be (${batchSize}, ${field}), got [${contexts.shape.join(', ')}]`)
       }
       if (targets.data.length !== batchSize) throw new RangeError(`${batchSize} rows of contexts but ${targets.data.length} targets`)
-      return program([contexts.data, targets.data])
+      return program([contexts.data, targets.data, ...seedInput(dropout, batch)])
     }
   })
 }
@@ -76,8 +78,9 @@ export const leanSession = (
  */
 export const leanWordsSession = (
   kernels: WasmKernels, model: Model, optimizer: Optimizer, state: OptimizerState, options: LeanSessionOptions = {},
-): TrainingSession<WordBatch> =>
-  open(kernels, model, optimizer, state, options, (compile) => {
+): TrainingSession<WordBatch> => {
+  const dropout = hasDropout(model)
+  return open(kernels, model, optimizer, state, options, (compile) => {
     /** A program per shape (rows of nodes, outputs), with the fusion shapes whose sources it reads, in input order. */
     const programs = new Map<string, { readonly run: Program; readonly fusions: readonly (readonly [number, number])[] }>()
     return (batch: WordBatch) => {
@@ -103,6 +106,7 @@ export const leanWordsSession = (
             tokens: indices([rows], input(rows, 'token id')),
             outputs: indices([outputs], input(outputs, 'output row')),
             targets: indices([outputs], input(outputs, 'target')),
+            ...seedPlaceholder(dropout, input),
             sources,
             fusion: (_kernels, nodes, group, dilation) => ({ nodes, sources: sources(group, dilation) }),
           } satisfies PackedWords)
@@ -111,9 +115,10 @@ export const leanWordsSession = (
         programs.set(shape, found)
       }
       const sources = found.fusions.map(([group, dilation]) => packed.sources(group, dilation).data)
-      return found.run([packed.tokens.data, packed.outputs.data, packed.targets.data, ...sources])
+      return found.run([packed.tokens.data, packed.outputs.data, packed.targets.data, ...seedInput(dropout, batch), ...sources])
     }
   })
+}
 
 /**
  * Records a pure step and compiles it. The step gets the recording kernels,
@@ -122,6 +127,17 @@ export const leanWordsSession = (
  * step asked for them.
  */
 type Compile = (step: (recording: Kernels, model: Model, input: (n: number, what: string) => Int32Array) => Gradients) => Program
+
+/** A model with dropout layers takes the step's seed as a program input (one id), never as a constant of the program. */
+const seedPlaceholder = (dropout: boolean, input: (n: number, what: string) => Int32Array): { readonly seed?: IndexTensor } =>
+  (dropout ? { seed: indices([1], input(1, 'dropout seed')) } : {})
+
+/** A batch's input for `seedPlaceholder`: its seed, which a model with dropout layers needs. */
+const seedInput = (dropout: boolean, batch: { readonly seed?: IndexTensor }): Int32Array[] => {
+  if (!dropout) return []
+  if (batch.seed === undefined) throw new RangeError('a model with dropout layers trains on batches with a seed (see withStepSeed)')
+  return [batch.seed.data]
+}
 
 const copies = (named: Named): Named =>
   Object.fromEntries(Object.entries(named).map(([name, t]) => [name, tensor(t.shape, t.data.slice())]))
