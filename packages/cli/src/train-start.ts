@@ -116,7 +116,7 @@ const misplacedFlag = (given: Partial<TrainSettings>, arch: ModelConfig['kind'])
   const misplaced = arch === 'wavenet'
     ? given.context === undefined ? undefined : 'context'
     : given.levels !== undefined ? 'levels' : given.groupSize !== undefined ? 'group-size'
-    : given.residual === true ? 'residual' : given.skip === true ? 'skip' : undefined
+    : given.residual === true ? 'residual' : given.skip === true ? 'skip' : (given.dropout ?? 0) > 0 ? 'dropout' : undefined
   const owner = arch === 'wavenet' ? 'mlp' : 'wavenet'
   return misplaced === undefined ? undefined : new UsageError({ message: `--${misplaced} applies to --arch ${owner} only, not to ${arch}` })
 }
@@ -125,7 +125,7 @@ const misplacedFlag = (given: Partial<TrainSettings>, arch: ModelConfig['kind'])
 const fresh = (config: Config) =>
   Effect.gen(function* () {
     const settings = inMode(config.value, config.value.mode)
-    const { arch, levels, groupSize, context, embedding, hidden, residual, skip, seed } = settings
+    const { arch, levels, groupSize, context, embedding, hidden, residual, skip, dropout, seed } = settings
     const misplaced = misplacedFlag(config.given, arch)
     if (misplaced !== undefined) return yield* Effect.fail(misplaced)
     const field = arch === 'wavenet' ? groupSize ** levels : context
@@ -137,7 +137,10 @@ const fresh = (config: Config) =>
     const words = yield* loadWords(settings, seed)
     const vocab = buildVocabulary([...words.all, ...words.val])
     const recipe: ModelConfig = arch === 'wavenet'
-      ? { kind: arch, vocab: vocab.symbols.length, levels, groupSize, embedding, hidden, ...(residual ? { residual } : {}), ...(skip ? { skip } : {}) }
+      ? {
+        kind: arch, vocab: vocab.symbols.length, levels, groupSize, embedding, hidden,
+        ...(residual ? { residual } : {}), ...(skip ? { skip } : {}), ...(dropout > 0 ? { dropout } : {}),
+      }
       : { kind: arch, vocab: vocab.symbols.length, context, embedding, hidden }
     // Counted from the description, before a tensor is allocated.
     const scalars = scalarCount(tensorShapes(describeConfig(recipe)))
@@ -171,6 +174,7 @@ const architectureMismatch = (given: Partial<TrainSettings>, recipe: ModelConfig
     differs('group-size', given.groupSize, recipe.kind === 'wavenet' ? recipe.groupSize : undefined),
     differs('residual', given.residual, recipe.kind === 'wavenet' ? recipe.residual === true : undefined),
     differs('skip', given.skip, recipe.kind === 'wavenet' ? recipe.skip === true : undefined),
+    differs('dropout', given.dropout, recipe.kind === 'wavenet' ? recipe.dropout ?? 0 : undefined),
     differs('context', given.context, recipe.kind === 'mlp' ? recipe.context : undefined),
     differs('embedding', given.embedding, recipe.embedding),
     differs('hidden', given.hidden, recipe.hidden),

@@ -8,7 +8,7 @@
 import type { FileSystem, Path } from '@effect/platform'
 import {
   type History, minibatch, type Model, type Optimizer, optimizerFrom, type OptimizerState, parameterCount, parameters, receptiveField, type Rng,
-  seeded, trainableParameters, type Vocabulary, wordBatch,
+  seeded, trainableParameters, type Vocabulary, withStepSeed, wordBatch,
 } from '@wavenet/core'
 import { Effect } from 'effect'
 import { type Backend, BackendService } from './backend.js'
@@ -45,7 +45,8 @@ export interface TrainSummary {
 
 /**
  * A session of the run's mode on the backend, and its step on the batch the
- * generator draws: a minibatch of examples, or whole words filling the batch.
+ * generator draws: a minibatch of examples, or whole words filling the batch,
+ * then the step's dropout seed when the model has dropout.
  */
 const trainerOf = (backend: Backend, start: Start, optimizer: Optimizer, state: OptimizerState) => {
   const { settings } = start
@@ -53,7 +54,7 @@ const trainerOf = (backend: Backend, start: Start, optimizer: Optimizer, state: 
     const session = backend.wordsSession(start.model, optimizer, state)
     return {
       advance: (rng: Rng): readonly [number, Rng] => {
-        const [batch, next] = wordBatch(rng, start.trainWords, settings.batch)
+        const [batch, next] = withStepSeed(start.model, wordBatch(rng, start.trainWords, settings.batch))
         return [session.step(batch), next]
       },
       snapshot: () => session.snapshot(),
@@ -64,7 +65,7 @@ const trainerOf = (backend: Backend, start: Start, optimizer: Optimizer, state: 
   const session = backend.session(start.model, optimizer, state, settings.batch)
   return {
     advance: (rng: Rng): readonly [number, Rng] => {
-      const [batch, next] = minibatch(rng, examples, settings.batch)
+      const [batch, next] = withStepSeed(start.model, minibatch(rng, examples, settings.batch))
       return [session.step(batch), next]
     },
     snapshot: () => session.snapshot(),

@@ -193,6 +193,33 @@ describe('--mode sequence: whole words, each node once', () => {
   })
 })
 
+describe('--dropout', () => {
+  it('trains a tree with dropout that inspect reports and that evaluates without it; out of range, for mlp or against the checkpoint it is refused', async () => {
+    const dir = scratch()
+    const data = file(dir, 'words.txt', WORDS)
+    const val = file(dir, 'val.txt', 'anna\nella\nmila\nnora\n')
+    const out = join(dir, 'dropout.safetensors')
+    const trained = await wavenet(['train', '--data', data, '--val', val, '--levels', '2', '--embedding', '6', '--hidden', '8', '--dropout', '0.2',
+      '--mode', 'sequence', '--batch', '40', '--steps', '30', '--out', out, '--json'])
+    expect(trained.code, trained.stderr).toBe(0)
+    const inspected = await inProcess(['inspect', '--model', out, '--json'])
+    expect(lastJson(inspected)['dropout']).toBe(0.2)
+    expect((lastJson(inspected)['layers'] as { kind: string }[]).filter((l) => l.kind === 'dropout')).toHaveLength(2)
+    expect((await inProcess(['inspect', '--model', out])).stdout).toMatch(/dropout 0\.2/)
+    expect(lastJson(await inProcess(['eval', '--model', out, '--data', val, '--json']))['loss']).toBe(lastJson(trained)['valLoss'])
+    for (const [args, pattern] of [
+      [['--dropout', '1'], /^wavenet: --dropout must be at least 0 and below 1\n$/],
+      [['--dropout', '-0.5'], /^wavenet: --dropout must be at least 0 and below 1\n$/],
+      [['--arch', 'mlp', '--dropout', '0.1'], /--dropout applies to --arch wavenet only/],
+      [['--resume', out, '--dropout', '0.3', '--steps', '40'], /--dropout 0\.3 differs from the checkpoint's 0\.2/],
+    ] as const) {
+      const refused = await inProcess(['train', '--data', data, '--val', val, '--out', join(dir, 'refused.safetensors'), ...args])
+      expect(refused.code).toBe(2)
+      expect(refused.stderr).toMatch(pattern)
+    }
+  })
+})
+
 describe('--residual and --skip', () => {
   it('train a tree with both connections that inspect reports and eval agrees with; mlp refuses them', async () => {
     const dir = scratch()
