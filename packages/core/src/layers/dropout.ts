@@ -15,7 +15,7 @@ import { pipe } from 'fp-ts/lib/function.js'
 import { SEED_BOUND } from '../kernels/kernels.js'
 import { type IndexTensor, tensor } from '../tensor.js'
 import type { LayerOps } from './layer.js'
-import { descriptionFields, floatInput, numberField } from './layer.js'
+import { descriptionFields, elementwiseOps, floatInput, numberField } from './layer.js'
 
 export interface Dropout {
   readonly kind: 'dropout'
@@ -63,11 +63,7 @@ export const dropoutOps: LayerOps<Dropout, DropoutTape, DropoutDescription> = {
     return { dx: tensor(dy.shape, dx), grads: {} }
   },
 
-  parameters: () => ({}),
-  buffers: () => ({}),
-  withTensors: (layer) => layer,
-  outputShape: (_layer, input) => input,
-  inputSteps: (_layer, steps) => steps,
+  ...elementwiseOps<Dropout, DropoutDescription>(),
   describe: (layer) => ({ kind: 'dropout', p: layer.p, salt: layer.salt }),
   parse: (json) =>
     pipe(
@@ -79,6 +75,5 @@ export const dropoutOps: LayerOps<Dropout, DropoutTape, DropoutDescription> = {
         )),
       )),
     ),
-  tensorShapes: () => ({}),
   build: (description) => dropout(description.p, description.salt),
 }

@@ -115,6 +115,16 @@ export interface LayerOps<L, T, D> {
   readonly sequence?: SequenceOps<L, unknown>
 }
 
+/** The ops of a kind without tensors that maps each value alone: its output has its input's shape. */
+export const elementwiseOps = <L, D>(): Pick<LayerOps<L, unknown, D>, 'parameters' | 'buffers' | 'withTensors' | 'outputShape' | 'inputSteps' | 'tensorShapes'> => ({
+  parameters: () => ({}),
+  buffers: () => ({}),
+  withTensors: (layer) => layer,
+  outputShape: (_layer, input) => input,
+  inputSteps: (_layer, steps) => steps,
+  tensorShapes: () => ({}),
+})
+
 /** The float tensor an activation must be for layers that take no token ids. */
 export const floatInput = (x: Activation, kind: string): Tensor => {
   if (x.data instanceof Int32Array) throw new TypeError(`${kind} expects a float tensor, got token ids`)
