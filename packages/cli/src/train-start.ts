@@ -8,9 +8,9 @@
 import { createHash } from 'node:crypto'
 import type { FileSystem } from '@effect/platform'
 import {
-  ADAMW_DEFAULTS, buildVocabulary, describeConfig, type Examples, flatMlp, type History, MAX_PARAMETERS, MAX_RECEPTIVE_FIELD, type Model,
-  type ModelConfig, type OptimizerConfig, type OptimizerState, parameters, receptiveField, type Rng, scalarCount, seeded, shuffleSplit, split,
-  tensorShapes, type TrainingMode, type TrainingRecord, type Vocabulary, wavenet,
+  buildVocabulary, dataDigest, dataGenerator, describeConfig, digestText, type Examples, flatMlp, type History, MAX_PARAMETERS,
+  MAX_RECEPTIVE_FIELD, type Model, type ModelConfig, type OptimizerConfig, optimizerConfig as configure, type OptimizerState, parameters,
+  receptiveField, type Rng, scalarCount, splitRunWords, tensorShapes, type TrainingMode, type TrainingRecord, type Vocabulary, wavenet,
 } from '@wavenet/core'
 import { Effect } from 'effect'
 import { loadCheckpoint } from './checkpoints.js'
@@ -18,7 +18,7 @@ import { BUILTIN, builtinWords, encodeExamples, encodeWords, readCorpus } from '
 import { type CliError, DataError, UsageError } from './errors.js'
 import { checkContexts, checkTrainingMemory } from './footprint.js'
 import type { Decoded } from './options.js'
-import { inMode, LEARNING_RATES, type RunSettings, type TrainSettings } from './train-config.js'
+import { inMode, type RunSettings, type TrainSettings } from './train-config.js'
 
 /** Everything a run starts from. */
 export interface Start {
@@ -46,7 +46,7 @@ type Config = Decoded<TrainSettings>
 
 /** A digest of a run's training and validation words: 16 hexadecimal digits of their SHA-256. */
 const digest = (train: readonly string[], val: readonly string[]): string =>
-  createHash('sha256').update(train.join('\n')).update('\0').update(val.join('\n')).digest('hex').slice(0, 16)
+  dataDigest(createHash('sha256').update(digestText(train, val)).digest())
 
 /**
  * Words for training and validation, the generator after any split, and each
@@ -56,16 +56,14 @@ const loadWords = (options: TrainSettings, seed: number) =>
   Effect.gen(function* () {
     const source = options.data ?? BUILTIN
     const corpus = options.data === undefined ? { words: builtinWords(), lines: undefined } : yield* readCorpus(options.data)
-    // The data's generator is split off the seed's, which initialises the model.
-    const [data] = split(seeded(seed))
     if (options.val !== undefined) {
       const val = yield* readCorpus(options.val)
       return {
-        source, all: corpus.words, train: corpus.words, trainLines: corpus.lines, val: val.words, valLines: val.lines, rng: data,
+        source, all: corpus.words, train: corpus.words, trainLines: corpus.lines, val: val.words, valLines: val.lines, rng: dataGenerator(seed),
         digest: digest(corpus.words, val.words),
       }
     }
-    const [parts, rng] = shuffleSplit(data, corpus.words)
+    const [parts, rng] = splitRunWords(seed, corpus.words)
     if (parts.val.length === 0) {
       return yield* Effect.fail(new DataError({
         message: `${source} has ${corpus.words.length} words, too few for a validation split: give more words, or --val FILE`,
@@ -102,13 +100,10 @@ const encodeSplits = (
   })
 
 const optimizerConfig = (settings: RunSettings, given: Partial<TrainSettings>): Effect.Effect<OptimizerConfig, UsageError> => {
-  const schedule = { totalSteps: settings.steps, decayAt: settings.lrDecayAt, decay: settings.lrDecay, shape: settings.lrSchedule }
-  const lr = settings.lr ?? LEARNING_RATES[settings.optimizer]
-  if (settings.optimizer === 'sgd') {
-    if (given.weightDecay !== undefined) return Effect.fail(new UsageError({ message: '--weight-decay applies to --optimizer adamw only' }))
-    return Effect.succeed({ kind: 'sgd', lr, ...schedule })
+  if (settings.optimizer === 'sgd' && given.weightDecay !== undefined) {
+    return Effect.fail(new UsageError({ message: '--weight-decay applies to --optimizer adamw only' }))
   }
-  return Effect.succeed({ kind: 'adamw', lr, ...schedule, betas: ADAMW_DEFAULTS.betas, eps: ADAMW_DEFAULTS.eps, weightDecay: settings.weightDecay })
+  return Effect.succeed(configure(settings))
 }
 
 /** A usage error when a flag of one architecture is given for the other. */

@@ -7,8 +7,8 @@
  */
 import type { FileSystem, Path } from '@effect/platform'
 import {
-  type History, minibatch, type Model, type Optimizer, optimizerFrom, type OptimizerState, parameterCount, parameters, receptiveField, type Rng,
-  seeded, trainableParameters, type Vocabulary, withStepSeed, wordBatch,
+  exampleSteps, type History, type Model, type Optimizer, optimizerFrom, type OptimizerState, parameterCount, parameters, receptiveField, seeded,
+  trainableParameters, type Vocabulary, wordSteps,
 } from '@wavenet/core'
 import { Effect } from 'effect'
 import { type Backend, BackendService } from './backend.js'
@@ -52,25 +52,10 @@ const trainerOf = (backend: Backend, start: Start, optimizer: Optimizer, state: 
   const { settings } = start
   if (settings.mode === 'sequence') {
     const session = backend.wordsSession(start.model, optimizer, state)
-    return {
-      advance: (rng: Rng): readonly [number, Rng] => {
-        const [batch, next] = withStepSeed(start.model, wordBatch(rng, start.trainWords, settings.batch))
-        return [session.step(batch), next]
-      },
-      snapshot: () => session.snapshot(),
-      dispose: () => session.dispose(),
-    }
+    return { advance: wordSteps(session, start.model, start.trainWords, settings.batch), snapshot: () => session.snapshot(), dispose: () => session.dispose() }
   }
-  const examples = start.train!
   const session = backend.session(start.model, optimizer, state, settings.batch)
-  return {
-    advance: (rng: Rng): readonly [number, Rng] => {
-      const [batch, next] = withStepSeed(start.model, minibatch(rng, examples, settings.batch))
-      return [session.step(batch), next]
-    },
-    snapshot: () => session.snapshot(),
-    dispose: () => session.dispose(),
-  }
+  return { advance: exampleSteps(session, start.model, start.train!, settings.batch), snapshot: () => session.snapshot(), dispose: () => session.dispose() }
 }
 
 /** Bytes of a checkpoint of this run: its tensors, and room for the header (metadata, history, tensor entries). */

