@@ -21,6 +21,29 @@ describe('cross-entropy', () => {
     const dlogits = crossEntropyBackward(k, tape)
     expect(Array.from(dlogits.data).map((d) => Number(d.toFixed(12)))).toEqual([-0.125, 0.125, 0.375, -0.375])
   })
+
+  it('matches softmax and its gradient written out by hand, the gradient scaled by dloss / rows', () => {
+    const raw = [[0.5, -1, 2, 0], [3, 3, -2, 1], [-0.25, 0.75, 0, -4]]
+    const targets = [2, 0, 3]
+    const logits = tensor([3, 4], Float64Array.from(raw.flat()))
+    const probs = raw.map((row) => {
+      const e = row.map(Math.exp)
+      const z = e.reduce((a, b) => a + b, 0)
+      return e.map((x) => x / z)
+    })
+    const { loss, tape } = crossEntropy(k, logits, indices([3], Int32Array.from(targets)))
+    expect(loss).toBeCloseTo(-(Math.log(probs[0]![2]!) + Math.log(probs[1]![0]!) + Math.log(probs[2]![3]!)) / 3, 12)
+    expect(tape.probs.shape).toEqual([3, 4])
+    tape.probs.data.forEach((p, i) => expect(p).toBeCloseTo(probs[Math.floor(i / 4)]![i % 4]!, 12))
+    for (const dloss of [undefined, 2.5]) {
+      const d = crossEntropyBackward(k, tape, dloss)
+      expect(d.shape).toEqual([3, 4])
+      d.data.forEach((g, i) => {
+        const [r, c] = [Math.floor(i / 4), i % 4]
+        expect(g).toBeCloseTo(((probs[r]![c]! - (targets[r] === c ? 1 : 0)) / 3) * (dloss ?? 1), 12)
+      })
+    }
+  })
 })
 
 describe('embedding on the pure path', () => {

@@ -1,6 +1,6 @@
 /** Tensors: shapes are checked against their data, and a layer takes new tensors only of its own shapes. */
 import { describe, expect, it } from 'vitest'
-import { embedding, indices, linear, reshape, size, tensor, withTensors, zeros } from '../src/index.js'
+import { allocLike, clone, embedding, indices, linear, reshape, size, tensor, toFloat32, toFloat64, withTensors, zeros } from '../src/index.js'
 
 describe('tensors', () => {
   it('refuse a shape that is not whole, non-negative dimensions, or that the data does not fill', () => {
@@ -31,5 +31,46 @@ describe('tensors', () => {
     expect(() => withTensors(table, { weight: zeros([15]) })).toThrow('weight: shape [15] does not match [5, 3]')
     const dense = linear(zeros([4, 2]), zeros([4]))
     expect(() => withTensors(dense, { bias: zeros([2]) })).toThrow('bias: shape [2] does not match [4]')
+  })
+
+  it('copy, convert and reshape without sharing a shape array, and copy data only where they say so', () => {
+    const t = tensor([2, 2], Float32Array.of(1.5, -2, 1 / 3, 4))
+    const copy = clone(t)
+    expect(copy.shape).toEqual([2, 2])
+    expect(copy.shape).not.toBe(t.shape)
+    expect(copy.data).toBeInstanceOf(Float32Array)
+    expect(Array.from(copy.data)).toEqual(Array.from(t.data))
+    copy.data[0] = 9
+    expect(t.data[0]).toBe(1.5)
+    const wide = toFloat64(t)
+    expect(wide.shape).toEqual([2, 2])
+    expect(wide.shape).not.toBe(t.shape)
+    expect(wide.data).toBeInstanceOf(Float64Array)
+    expect(Array.from(wide.data)).toEqual([1.5, -2, Math.fround(1 / 3), 4])
+    const narrow = toFloat32(tensor([1, 3], Float64Array.of(1 / 3, 1e-50, -7)))
+    expect(narrow.shape).toEqual([1, 3])
+    expect(narrow.data).toBeInstanceOf(Float32Array)
+    expect(Array.from(narrow.data)).toEqual([Math.fround(1 / 3), 0, -7])
+    expect(clone(wide).data).toBeInstanceOf(Float64Array)
+    const flat = reshape(t, [4])
+    expect(flat.shape).toEqual([4])
+    expect(flat.data).toBe(t.data)
+    const z = zeros([3, 2])
+    expect(z.shape).toEqual([3, 2])
+    expect(Array.from(z.data)).toEqual([0, 0, 0, 0, 0, 0])
+    const shape = [2]
+    const ids = indices(shape, Int32Array.of(4, 5))
+    shape[0] = 7
+    expect(ids.shape).toEqual([2])
+    expect(Array.from(ids.data)).toEqual([4, 5])
+  })
+
+  it('allocate zeros in the precision of the array they are like', () => {
+    const wide = allocLike(new Float64Array(2).fill(3), 5)
+    expect(wide).toBeInstanceOf(Float64Array)
+    expect(Array.from(wide)).toEqual([0, 0, 0, 0, 0])
+    const narrow = allocLike(new Float32Array(1).fill(3), 3)
+    expect(narrow).toBeInstanceOf(Float32Array)
+    expect(narrow).toHaveLength(3)
   })
 })

@@ -4,7 +4,7 @@ import type { Points } from './protocol.js'
 const TRAIN_COLOUR = '#2563eb'
 const VAL_COLOUR = '#ea580c'
 
-const MARGIN = { left: 48, right: 16, top: 12, bottom: 28 }
+const MARGIN = { left: 48, right: 28, top: 12, bottom: 28 }
 
 /** A few round values between `low` and `high`, for the axes. */
 const ticks = (low: number, high: number, count: number): number[] => {

@@ -31,6 +31,8 @@ const backend = wasm === undefined ? 'js' : 'wasm'
 
 /** Milliseconds of steps between two turns of the event loop, at most. */
 const CHUNK_MS = 50
+/** Milliseconds between two reports of a run's progress, at least (the page redraws its chart for each): 8 a second, as the CLI's progress line. */
+const REPORT_MS = 125
 /** Points of the training loss in a run's chart. */
 const HISTORY_POINTS = 200
 /** Validation losses in a run. */
@@ -124,6 +126,7 @@ const train = async (r: Run): Promise<void> => {
   const { steps } = r.settings
   const historyEvery = Math.max(1, Math.floor(steps / HISTORY_POINTS))
   const evalEvery = Math.max(1, Math.ceil(steps / VALIDATIONS))
+  let reported = -Infinity
   while (run === r && !r.paused && r.step < steps) {
     const began = performance.now()
     do {
@@ -140,8 +143,12 @@ const train = async (r: Run): Promise<void> => {
       }
     } while (r.step < steps && r.step % evalEvery !== 0 && performance.now() - began < CHUNK_MS)
     r.trainMs += performance.now() - began
-    if (r.step % evalEvery === 0 || r.step === steps) validate(r)
-    report(r)
+    const validating = r.step % evalEvery === 0 || r.step === steps
+    if (validating) validate(r)
+    if (validating || performance.now() - reported >= REPORT_MS) {
+      report(r)
+      reported = performance.now()
+    }
     await turn()
   }
 }
