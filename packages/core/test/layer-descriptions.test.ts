@@ -95,7 +95,7 @@ describe('layer descriptions from untrusted JSON', () => {
   })
 
   it('an unknown or missing kind names the kinds there are', () => {
-    const known = 'embedding, flatten, linear, batchnorm, tanh, sequential, residual, skip'
+    const known = 'embedding, flatten, linear, batchnorm, tanh, dropout, sequential, residual, skip'
     const message = left({ kind: 'conv' })
     expect(message.startsWith('unknown layer kind "conv" (known: ')).toBe(true)
     for (const kind of known.split(', ')) expect(message).toContain(kind)
