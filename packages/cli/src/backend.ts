@@ -12,8 +12,9 @@
  *   that is unavailable is an error; `gpu` alone picks the best mode and says so.
  */
 import {
-  createWasmKernels, type Kernels, leanSession, leanWordsSession, type Model, type Optimizer, type OptimizerState, pureSession,
-  pureWordsSession, referenceKernels, type TrainingSession, wasmKernelsUnavailable, type WasmKernels, type WordBatch,
+  createWasmKernels, type Kernels, leanSession, leanWindowsSession, leanWordsSession, type Model, type Optimizer, type OptimizerState, pureSession,
+  pureWindowsSession, pureWordsSession, referenceKernels, type TrainingSession, wasmKernelsUnavailable, type WasmKernels, type WindowBatch,
+  type WordBatch,
 } from '@wavenet/core'
 import { Context, Effect, Layer } from 'effect'
 import { BackendError } from './errors.js'
@@ -26,6 +27,8 @@ export interface Backend {
   session(model: Model, optimizer: Optimizer, state: OptimizerState, batchSize: number): TrainingSession
   /** A training session on these kernels in the sequence view, on batches of whole words. */
   wordsSession(model: Model, optimizer: Optimizer, state: OptimizerState): TrainingSession<WordBatch>
+  /** A training session on these kernels in the sequence view, on windows of running text. */
+  windowsSession(model: Model, optimizer: Optimizer, state: OptimizerState): TrainingSession<WindowBatch>
 }
 
 export class BackendService extends Context.Tag('wavenet/Backend')<BackendService, Backend>() {}
@@ -39,6 +42,7 @@ const plain = (kernels: Kernels, name: string): Backend => ({
   kernels,
   session: (model, optimizer, state) => pureSession(kernels, model, optimizer, state),
   wordsSession: (model, optimizer, state) => pureWordsSession(kernels, model, optimizer, state),
+  windowsSession: (model, optimizer, state) => pureWindowsSession(kernels, model, optimizer, state),
 })
 
 const wasm = (kernels: WasmKernels): Backend => ({
@@ -48,6 +52,7 @@ const wasm = (kernels: WasmKernels): Backend => ({
   // nothing else) and computes the same bits as the pure step.
   session: (model, optimizer, state, batchSize) => leanSession(kernels, model, optimizer, state, batchSize),
   wordsSession: (model, optimizer, state) => leanWordsSession(kernels, model, optimizer, state),
+  windowsSession: (model, optimizer, state) => leanWindowsSession(kernels, model, optimizer, state),
 })
 
 /** The part of @wavenet/gpu this module uses, so tests can supply their own opener. */

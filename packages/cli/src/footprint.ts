@@ -22,18 +22,18 @@ const bytes = (n: number): string => (n >= GIB ? `${(n / GIB).toFixed(1)} GiB` :
 /**
  * Scalars of a step's forward activations (B, the batch): the embeddings
  * (B, T, E), each fusion's linear, normalised and tanh outputs (B, T/g^(l+1),
- * H) and its dropout's, the logits and probabilities (B, V). In sequence mode each node is
- * computed once per position: B outputs take about 2B rows (tokens and
- * boundaries) at every level.
+ * H) and its dropout's, the logits and probabilities (B, V). In sequence
+ * mode each node is computed once per position: B outputs take about 2B rows (tokens and
+ * boundaries) at every level. On running text, `batch` windows of R − 1 +
+ * `window` tokens have at most that many nodes at every level.
  */
-export const stepActivations = (recipe: ModelConfig, mode: TrainingMode, batch: number): number => {
+export const stepActivations = (recipe: ModelConfig, mode: TrainingMode, batch: number, window: number): number => {
   const { embedding: e, hidden: h, vocab: v } = recipe
+  const levels = recipe.kind === 'wavenet' ? recipe.levels : 1
   const perNode = recipe.kind === 'wavenet' && recipe.dropout !== undefined ? 4 : 3
-  if (mode === 'sequence') {
-    const levels = recipe.kind === 'wavenet' ? recipe.levels : 1
-    return 2 * batch * (e + perNode * levels * h + 2 * v)
-  }
   const field = recipe.kind === 'wavenet' ? recipe.groupSize ** recipe.levels : recipe.context
+  if (mode === 'sequence') return 2 * batch * (e + perNode * levels * h + 2 * v)
+  if (mode === 'text') return batch * ((field - 1 + window) * (e + perNode * levels * h) + 2 * window * v)
   let fused = 0
   if (recipe.kind === 'wavenet') for (let steps = field / recipe.groupSize; steps >= 1; steps /= recipe.groupSize) fused += steps
   else fused = 1
@@ -59,9 +59,9 @@ export const checkContexts = (examples: number, field: number, flags: string): U
  * optimizer moments each, and a step's activations when the recipe is known.
  */
 export const checkTrainingMemory = (
-  scalars: number, slots: number, recipe: ModelConfig | undefined, mode: TrainingMode, batch: number,
+  scalars: number, slots: number, recipe: ModelConfig | undefined, mode: TrainingMode, batch: number, window: number,
 ): UsageError | undefined => {
-  const activations = recipe === undefined ? 0 : stepActivations(recipe, mode, batch)
+  const activations = recipe === undefined ? 0 : stepActivations(recipe, mode, batch, window)
   const total = scalars * (2 + slots) + activations
   if (total <= MAX_TRAINING_SCALARS) return undefined
   return new UsageError({

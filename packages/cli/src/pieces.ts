@@ -6,8 +6,8 @@
  * time, so the same model, data and seed give the same numbers and words.
  */
 import {
-  evaluateWords, type Kernels, type Model, parameterCount, receptiveField, type Rng, sampleWords, type SampleOptions, type UnknownCharacter,
-  type Vocabulary,
+  evaluateWords, type Kernels, type Model, parameterCount, receptiveField, type Rng, sampleText, sampleWords, type SampleOptions, type UnknownCharacter,
+  type Vocabulary, type WindowBatch, windowsLoss,
 } from '@wavenet/core'
 import { Effect } from 'effect'
 import * as E from 'fp-ts/lib/Either.js'
@@ -58,6 +58,23 @@ export const evaluateInPieces = (kernels: Kernels, model: Model, words: readonly
   })
 
 /**
+ * Mean cross-entropy (nats) over every target of some windows of running
+ * text (`evaluateText`'s windows, or a sample of them), a window at a time.
+ */
+export const evaluateWindowsInPieces = (kernels: Kernels, model: Model, windows: Iterable<WindowBatch>): Effect.Effect<number> =>
+  Effect.gen(function* () {
+    let total = 0
+    let count = 0
+    for (const window of windows) {
+      const loss = windowsLoss(kernels, model, window)
+      total += loss.total
+      count += loss.count
+      yield* eventLoopTurn
+    }
+    return count === 0 ? Number.NaN : total / count
+  })
+
+/**
  * `count` words sampled a piece at a time (`samplingPiece` words side by
  * side), each piece given to `each` as it comes; the generator after the
  * last. Fails only with a prefix character outside the vocabulary.
@@ -75,6 +92,50 @@ export const sampleInPieces = <E, R>(
       const [words, next] = sampled.right
       current = next
       yield* each(words)
+      yield* eventLoopTurn
+    }
+    return current
+  })
+
+/** Characters of running text in one sampling piece, at most. */
+const MAX_TEXT_PIECE = 4096
+
+/**
+ * Characters a piece of running text holds for this model: at least its
+ * receptive field, since each piece after the first starts by pushing the
+ * last R characters through the generator again.
+ */
+export const textPiece = (model: Model, naive: boolean): number =>
+  Math.max(receptiveField(model), clamp(PIECE_WORK / (parameterCount(model) * (naive ? receptiveField(model) : 1)), MAX_TEXT_PIECE))
+
+/**
+ * `sampleText` a piece at a time, each piece given to `each` as it comes;
+ * the generator after the last. Each piece continues from the last R
+ * characters before it (the prefix and what was drawn), which is all the
+ * next character sees, so the passage is the one a single `sampleText`
+ * draws. Stops where the model ends its document. Fails only with a prefix
+ * character outside the vocabulary.
+ */
+export const sampleTextInPieces = <E, R>(
+  kernels: Kernels, model: Model, vocab: Vocabulary, rng: Rng, chars: number, options: Omit<SampleOptions, 'maxLength'>,
+  each: (text: string) => Effect.Effect<void, E, R>,
+): Effect.Effect<Rng, UnknownCharacter | E, R> =>
+  Effect.gen(function* () {
+    const field = receptiveField(model)
+    const piece = textPiece(model, options.naive ?? false)
+    let context = [...(options.prefix ?? '')]
+    let current = rng
+    for (let left = chars; left > 0;) {
+      const drawn: string[] = []
+      const count = Math.min(piece, left)
+      const sampled = sampleText(kernels, model, vocab, current, count, { ...options, prefix: context.slice(-field).join('') }, (text) => { drawn.push(text) })
+      if (E.isLeft(sampled)) return yield* Effect.fail(sampled.left)
+      current = sampled.right
+      const text = [...drawn.join('')]
+      yield* each(text.join(''))
+      if (text.length < count) break
+      left -= text.length
+      context = [...context, ...text].slice(-field)
       yield* eventLoopTurn
     }
     return current

@@ -10,13 +10,15 @@
  * before it stops.
  */
 import type { FileSystem, Path } from '@effect/platform'
-import { type Checkpoint, evaluateWords, type Model, type OptimizerState, parameters, type Rng } from '@wavenet/core'
+import {
+  type Checkpoint, documentWindows, evaluateWords, type Kernels, type Model, type OptimizerState, parameters, receptiveField, type Rng, windowsLoss,
+} from '@wavenet/core'
 import { Console, Effect } from 'effect'
 import type { Backend } from './backend.js'
 import { saveCheckpoint } from './checkpoints.js'
 import { DivergedError, FileError } from './errors.js'
 import { eventLoopTurn } from './event-loop.js'
-import { evaluateInPieces } from './pieces.js'
+import { evaluateInPieces, evaluateWindowsInPieces } from './pieces.js'
 import type { Progress } from './progress.js'
 import type { Start } from './train-start.js'
 
@@ -77,7 +79,9 @@ const checkpointOf = (run: Run, state: LoopState): Checkpoint => {
   return {
     model, vocab: start.vocab, seed: start.seed, mode: start.settings.mode, step: state.step, rng: state.rng, history: state.history,
     optimizer: { config: start.optimizer, state: optimizerState },
-    training: { batch: start.settings.batch, data: start.data, backend: run.backend.name },
+    training: {
+      batch: start.settings.batch, data: start.data, backend: run.backend.name, ...(start.settings.mode === 'text' ? { window: start.settings.window } : {}),
+    },
   }
 }
 
@@ -98,6 +102,12 @@ const unusable = (run: Run, model: Model): string | undefined => {
     if (!tensor.data.every(Number.isFinite)) return `tensor ${name} is not finite`
     if (name.endsWith('running_var') && tensor.data.some((v) => v < 0)) return `running variance ${name} is negative`
   }
+  const { kernels } = run.backend
+  const { text } = run.start
+  if (text !== undefined) {
+    const first = documentWindows(text.val, receptiveField(model), PROBE_OUTPUTS).next()
+    return first.done === true || Number.isFinite(windowsLoss(kernels, model, first.value).total) ? undefined : 'the weights give a loss that is not finite'
+  }
   const probe: Int32Array[] = []
   let outputs = 0
   for (const word of run.start.valWords) {
@@ -105,7 +115,7 @@ const unusable = (run: Run, model: Model): string | undefined => {
     probe.push(word)
     outputs += word.length + 1
   }
-  return Number.isFinite(evaluateWords(run.backend.kernels, model, probe)) ? undefined : 'the weights give a loss that is not finite'
+  return Number.isFinite(evaluateWords(kernels, model, probe)) ? undefined : 'the weights give a loss that is not finite'
 }
 
 /**
@@ -130,13 +140,19 @@ export const save = (run: Run, state: LoopState): Effect.Effect<void, DivergedEr
     Effect.uninterruptible,
   )
 
+/** The mean cross-entropy (nats) of a model over the run's validation split: every word, or every character of every document. */
+export const validationLoss = (kernels: Kernels, model: Model, start: Start): Effect.Effect<number> =>
+  start.text === undefined
+    ? evaluateInPieces(kernels, model, start.valWords)
+    : evaluateWindowsInPieces(kernels, model, documentWindows(start.text.val, receptiveField(model)))
+
 /**
  * The validation loss now (over every node once per word: the per-example
  * mean), recorded in the history (when finite: the history holds numbers
  * only) and logged. Computed in pieces, so a signal is seen meanwhile.
  */
 export const validate = (run: Run, state: LoopState): Effect.Effect<number> =>
-  Effect.suspend(() => evaluateInPieces(run.backend.kernels, run.snapshot().model, run.start.valWords)).pipe(
+  Effect.suspend(() => validationLoss(run.backend.kernels, run.snapshot().model, run.start)).pipe(
     Effect.tap((loss) => Effect.sync(() => {
       state.valLoss = loss
       if (Number.isFinite(loss)) state.history.val.push([state.step, loss])

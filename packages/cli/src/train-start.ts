@@ -8,17 +8,20 @@
 import { createHash } from 'node:crypto'
 import type { FileSystem } from '@effect/platform'
 import {
-  buildVocabulary, dataDigest, dataGenerator, describeConfig, digestText, type Examples, flatMlp, type History, MAX_PARAMETERS,
+  buildVocabulary, dataDigest, dataGenerator, describeConfig, digestText, documentWindows, type Examples, flatMlp, type History, MAX_PARAMETERS,
   MAX_RECEPTIVE_FIELD, type Model, type ModelConfig, type OptimizerConfig, optimizerConfig as configure, type OptimizerState, parameters,
-  receptiveField, type Rng, scalarCount, splitRunWords, tensorShapes, type TrainingMode, type TrainingRecord, type Vocabulary, wavenet,
+  receptiveField, type Rng, scalarCount, splitDocuments, splitRunWords, tensorShapes, textStream, type TrainingMode, type TrainingRecord,
+  type Vocabulary, wavenet, windowAt, type WindowBatch,
 } from '@wavenet/core'
 import { Effect } from 'effect'
 import { loadCheckpoint } from './checkpoints.js'
-import { BUILTIN, builtinWords, encodeExamples, encodeWords, readCorpus } from './dataset.js'
+import {
+  BUILTIN, BUILTIN_TEXT, builtinTextFolder, builtinWords, type Documents, encodeDocuments, encodeExamples, encodeWords, readCorpus, readDocuments,
+} from './dataset.js'
 import { type CliError, DataError, UsageError } from './errors.js'
 import { checkContexts, checkTrainingMemory } from './footprint.js'
 import type { Decoded } from './options.js'
-import { inMode, type RunSettings, type TrainSettings } from './train-config.js'
+import { formatOf, inMode, type RunSettings, type TrainSettings } from './train-config.js'
 
 /** Everything a run starts from. */
 export interface Start {
@@ -38,11 +41,74 @@ export interface Start {
   readonly valWords: readonly Int32Array[]
   /** The training split's (context, next character) examples, in example mode. */
   readonly train: Examples | undefined
+  /** Running text: the training stream, the validation documents and a fixed sample of training windows. */
+  readonly text: TextData | undefined
   /** A digest of both splits' words, recorded in checkpoints so that a resume on other data is noticed. */
   readonly data: string
 }
 
 type Config = Decoded<TrainSettings>
+
+/** What a run on running text trains and evaluates on. */
+export interface TextData {
+  /** The training documents end to end, each after R boundary tokens (`textStream`): where windows are drawn. */
+  readonly stream: Int32Array
+  /** The validation documents, evaluated every character once. */
+  readonly val: readonly Int32Array[]
+  /** Windows of at least `TRAIN_SAMPLE_CHARS` training characters at fixed places (or every training character): the train loss. */
+  readonly trainSample: readonly WindowBatch[]
+}
+
+/** Characters of the training split the train loss of a run on running text is measured on, at least (or all of them). */
+export const TRAIN_SAMPLE_CHARS = 100_000
+
+/** Targets of a window of the train loss's sample. */
+const SAMPLE_WINDOW = 1024
+
+/** The train loss's sample: every training character when there are few, else windows of `SAMPLE_WINDOW` spread evenly over the stream. */
+const trainSample = (documents: readonly Int32Array[], stream: Int32Array, field: number): readonly WindowBatch[] => {
+  const chars = documents.reduce((n, d) => n + d.length, 0)
+  if (chars <= TRAIN_SAMPLE_CHARS + SAMPLE_WINDOW) return [...documentWindows(documents, field, SAMPLE_WINDOW)]
+  const count = Math.ceil(TRAIN_SAMPLE_CHARS / SAMPLE_WINDOW)
+  const span = stream.length - field - SAMPLE_WINDOW
+  return Array.from({ length: count }, (_, i) => windowAt(stream, field, field + Math.floor((i * span) / (count - 1)), SAMPLE_WINDOW))
+}
+
+/** Documents of running text for training and validation (split by `splitDocuments` unless --val names them), and a digest of both. */
+const loadDocuments = (options: RunSettings, seed: number) =>
+  Effect.gen(function* () {
+    const source = options.data ?? BUILTIN_TEXT
+    const all = options.data === undefined ? yield* readDocuments(builtinTextFolder(), true) : yield* readDocuments(options.data)
+    // The windows' generator is the data generator of the seed, as for words.
+    const rng = dataGenerator(seed)
+    const named = (texts: readonly string[], name: string): Documents => ({ names: texts.map(() => name), texts })
+    if (options.val !== undefined) {
+      const val = yield* readDocuments(options.val)
+      return { kind: 'text' as const, source, text: [...all.texts, ...val.texts], train: all, val, rng, digest: digest(all.texts, val.texts) }
+    }
+    const parts = splitDocuments(all.texts)
+    if (parts.val.length === 0) {
+      return yield* Effect.fail(new DataError({ message: `${source} is too short for a validation split: give more text, or --val FILE` }))
+    }
+    return {
+      kind: 'text' as const, source, text: all.texts, train: named(parts.train, source), val: named(parts.val, source), rng, digest: digest(parts.train, parts.val),
+    }
+  })
+
+/** The encoded documents of a run on running text, for a model that sees `field` characters; refused when a window does not fit in the training text. */
+const encodeText = (settings: RunSettings, vocab: Vocabulary, field: number, documents: Effect.Effect.Success<ReturnType<typeof loadDocuments>>) =>
+  Effect.gen(function* () {
+    const train = yield* encodeDocuments(vocab, documents.train)
+    const val = yield* encodeDocuments(vocab, documents.val)
+    const stream = textStream(train, field)
+    if (stream.length <= field - 1 + settings.window) {
+      return yield* Effect.fail(new UsageError({
+        message: `--window ${settings.window} with a context of ${field} characters needs more than ${field - 1 + settings.window} tokens of training text; ${documents.source} gives ${stream.length}`,
+      }))
+    }
+    const text: TextData = { stream, val, trainSample: trainSample(train, stream, field) }
+    return { trainWords: [], valWords: [], train: undefined, text }
+  })
 
 /** A digest of a run's training and validation words: 16 hexadecimal digits of their SHA-256. */
 const digest = (train: readonly string[], val: readonly string[]): string =>
@@ -52,15 +118,15 @@ const digest = (train: readonly string[], val: readonly string[]): string =>
  * Words for training and validation, the generator after any split, and each
  * list's line numbers when it is a file in its own order (not shuffled).
  */
-const loadWords = (options: TrainSettings, seed: number) =>
+const loadWords = (options: RunSettings, seed: number) =>
   Effect.gen(function* () {
     const source = options.data ?? BUILTIN
     const corpus = options.data === undefined ? { words: builtinWords(), lines: undefined } : yield* readCorpus(options.data)
     if (options.val !== undefined) {
       const val = yield* readCorpus(options.val)
       return {
-        source, all: corpus.words, train: corpus.words, trainLines: corpus.lines, val: val.words, valLines: val.lines, rng: dataGenerator(seed),
-        digest: digest(corpus.words, val.words),
+        kind: 'words' as const, source, text: [...corpus.words, ...val.words], train: corpus.words, trainLines: corpus.lines, val: val.words, valLines: val.lines,
+        rng: dataGenerator(seed), digest: digest(corpus.words, val.words),
       }
     }
     const [parts, rng] = splitRunWords(seed, corpus.words)
@@ -69,7 +135,10 @@ const loadWords = (options: TrainSettings, seed: number) =>
         message: `${source} has ${corpus.words.length} words, too few for a validation split: give more words, or --val FILE`,
       }))
     }
-    return { source, all: corpus.words, train: parts.train, trainLines: undefined, val: parts.val, valLines: undefined, rng, digest: digest(parts.train, parts.val) }
+    return {
+      kind: 'words' as const, source, text: corpus.words, train: parts.train, trainLines: undefined, val: parts.val, valLines: undefined, rng,
+      digest: digest(parts.train, parts.val),
+    }
   })
 
 /**
@@ -92,12 +161,18 @@ const encodeSplits = (
           message: `--batch ${settings.batch} cannot hold the longest training word (${longest} characters, ${longest + 1} outputs) in sequence mode`,
         }))
       }
-      return { trainWords, valWords, train: undefined }
+      return { trainWords, valWords, train: undefined, text: undefined }
     }
     const tooLong = checkContexts(trainWords.reduce((n, w) => n + w.length + 1, 0), block, context)
     if (tooLong !== undefined) return yield* Effect.fail(tooLong)
-    return { trainWords, valWords, train: yield* encodeExamples(vocab, words.train, block, words.source, words.trainLines) }
+    return { trainWords, valWords, train: yield* encodeExamples(vocab, words.train, block, words.source, words.trainLines), text: undefined }
   })
+
+/** The run's data encoded for its model: words (and examples), or running text. */
+const encodeData = (
+  settings: RunSettings, vocab: Vocabulary, field: number, context: string,
+  data: Effect.Effect.Success<ReturnType<typeof loadWords>> | Effect.Effect.Success<ReturnType<typeof loadDocuments>>,
+) => (data.kind === 'text' ? encodeText(settings, vocab, field, data) : encodeSplits(settings, vocab, field, context, data))
 
 const optimizerConfig = (settings: RunSettings, given: Partial<TrainSettings>): Effect.Effect<OptimizerConfig, UsageError> => {
   if (settings.optimizer === 'sgd' && given.weightDecay !== undefined) {
@@ -119,7 +194,14 @@ const misplacedFlag = (given: Partial<TrainSettings>, arch: ModelConfig['kind'])
 /** A fresh model as the options describe it, refused before anything is allocated when it is beyond core's limits. */
 const fresh = (config: Config) =>
   Effect.gen(function* () {
-    const settings = inMode(config.value, config.value.mode)
+    const format = formatOf(config.value)
+    if (format === 'text' && config.given.mode === 'example') {
+      return yield* Effect.fail(new UsageError({ message: '--format text trains on windows in the sequence view: --mode example does not apply' }))
+    }
+    if (format === 'words' && config.value.data === undefined && config.value.dataset === 'sotu') {
+      return yield* Effect.fail(new UsageError({ message: '--dataset sotu is running text: --format words does not apply' }))
+    }
+    const settings = inMode(config.value, format === 'text' ? 'text' : config.value.mode)
     const { arch, levels, groupSize, context, embedding, hidden, residual, skip, dropout, seed } = settings
     const misplaced = misplacedFlag(config.given, arch)
     if (misplaced !== undefined) return yield* Effect.fail(misplaced)
@@ -129,8 +211,8 @@ const fresh = (config: Config) =>
       return yield* Effect.fail(new UsageError({ message: `${contextFlags} a context of ${field} characters, more than ${MAX_RECEPTIVE_FIELD}` }))
     }
     const optimizer = yield* optimizerConfig(settings, config.given)
-    const words = yield* loadWords(settings, seed)
-    const vocab = buildVocabulary([...words.all, ...words.val])
+    const data = settings.mode === 'text' ? yield* loadDocuments(settings, seed) : yield* loadWords(settings, seed)
+    const vocab = buildVocabulary(data.text)
     const recipe: ModelConfig = arch === 'wavenet'
       ? {
         kind: arch, vocab: vocab.symbols.length, levels, groupSize, embedding, hidden,
@@ -143,12 +225,12 @@ const fresh = (config: Config) =>
       const flags = `--embedding ${embedding}, --hidden ${hidden} and ${arch === 'wavenet' ? `--levels ${levels}` : `--context ${context}`}`
       return yield* Effect.fail(new UsageError({ message: `${flags} give ${scalars} parameters and running statistics, more than ${MAX_PARAMETERS}` }))
     }
-    const tooLarge = checkTrainingMemory(scalars, optimizer.kind === 'adamw' ? 2 : 0, recipe, settings.mode, settings.batch)
+    const tooLarge = checkTrainingMemory(scalars, optimizer.kind === 'adamw' ? 2 : 0, recipe, settings.mode, settings.batch, settings.window)
     if (tooLarge !== undefined) return yield* Effect.fail(tooLarge)
     const model = recipe.kind === 'wavenet' ? wavenet({ ...recipe, seed }) : flatMlp({ ...recipe, seed })
     const start: Start = {
-      model, vocab, seed, step: 0, rng: words.rng, history: { train: [], val: [] }, optimizer, state: undefined, settings, data: words.digest,
-      ...yield* encodeSplits(settings, vocab, receptiveField(model), contextFlags, words),
+      model, vocab, seed, step: 0, rng: data.rng, history: { train: [], val: [] }, optimizer, state: undefined, settings, data: data.digest,
+      ...yield* encodeData(settings, vocab, receptiveField(model), contextFlags, data),
     }
     return start
   })
@@ -203,10 +285,14 @@ const resumed = ({ value, given }: Config, path: string, backend: string) =>
     }
     const mode: TrainingMode = checkpoint.mode ?? 'example'
     const record = checkpoint.training
-    // The batch, when not given, is the checkpoint's.
-    const settings = inMode(value.batch === undefined && record !== undefined ? { ...value, batch: record.batch } : value, mode)
+    // The batch and the window, when not given, are the checkpoint's.
+    const recorded = { ...value, ...(given.batch === undefined && record !== undefined ? { batch: record.batch } : {}),
+      ...(given.window === undefined && record?.window !== undefined ? { window: record.window } : {}) }
+    const settings = inMode(recorded, mode)
     const mismatch = [
-      differs('mode', given.mode, mode),
+      differs('format', given.format, mode === 'text' ? 'text' : 'words'),
+      mode === 'text' ? differs('mode', given.mode, 'sequence') : differs('mode', given.mode, mode),
+      differs('window', given.window, record?.window),
       architectureMismatch(given, checkpoint.model.config, path),
       differs('optimizer', given.optimizer, saved.config.kind),
       differs('lr-schedule', given.lrSchedule, saved.config.shape ?? 'step'),
@@ -223,10 +309,10 @@ const resumed = ({ value, given }: Config, path: string, backend: string) =>
     // A checkpoint from before seeds were recorded resumes with the default seed, as it was trained.
     const seed = checkpoint.seed ?? value.seed
     const scalars = Object.values(parameters(checkpoint.model)).reduce((n, t) => n + t.data.length, 0)
-    const tooLarge = checkTrainingMemory(scalars, saved.config.kind === 'adamw' ? 2 : 0, checkpoint.model.config, mode, settings.batch)
+    const tooLarge = checkTrainingMemory(scalars, saved.config.kind === 'adamw' ? 2 : 0, checkpoint.model.config, mode, settings.batch, settings.window)
     if (tooLarge !== undefined) return yield* Effect.fail(tooLarge)
-    const words = yield* loadWords(settings, seed)
-    const changed = changes(record, settings.batch, words.digest, words.source, backend)
+    const data = mode === 'text' ? yield* loadDocuments(settings, seed) : yield* loadWords(settings, seed)
+    const changed = changes(record, settings.batch, data.digest, data.source, backend)
     if (changed.length > 0) {
       const what = changed.join('; ')
       if (!value.force) {
@@ -237,8 +323,8 @@ const resumed = ({ value, given }: Config, path: string, backend: string) =>
     const start: Start = {
       model: checkpoint.model, vocab: checkpoint.vocab, seed, step: checkpoint.step, rng: checkpoint.rng, history: checkpoint.history,
       // The learning-rate schedule is that of the new total.
-      optimizer: { ...saved.config, totalSteps: settings.steps }, state: saved.state, settings, data: words.digest,
-      ...yield* encodeSplits(settings, checkpoint.vocab, receptiveField(checkpoint.model), `${path}'s model has`, words),
+      optimizer: { ...saved.config, totalSteps: settings.steps }, state: saved.state, settings, data: data.digest,
+      ...yield* encodeData(settings, checkpoint.vocab, receptiveField(checkpoint.model), `${path}'s model has`, data),
     }
     return start
   })

@@ -7,15 +7,15 @@
  */
 import type { FileSystem, Path } from '@effect/platform'
 import {
-  exampleSteps, type History, type Model, type Optimizer, optimizerFrom, type OptimizerState, parameterCount, parameters, receptiveField, seeded,
-  trainableParameters, type Vocabulary, wordSteps,
+  exampleSteps, type History, type Model, type Optimizer, optimizerFrom, type OptimizerState, parameterCount, parameters, receptiveField,
+  seeded, trainableParameters, type Vocabulary, windowSteps, wordSteps,
 } from '@wavenet/core'
 import { Effect } from 'effect'
 import { type Backend, BackendService } from './backend.js'
 import { checkFreeSpace, claimCheckpoint, refuseExisting } from './checkpoints.js'
 import { type CliError, DataError, UsageError } from './errors.js'
 import { decodeOptions } from './options.js'
-import { evaluateInPieces, sampleInPieces } from './pieces.js'
+import { evaluateInPieces, evaluateWindowsInPieces, sampleInPieces, sampleTextInPieces } from './pieces.js'
 import { progress } from './progress.js'
 import { currentTerminal } from './terminal.js'
 import { TrainConfig, type TrainOptions, VALIDATIONS_PER_RUN } from './train-config.js'
@@ -26,10 +26,12 @@ export interface TrainSummary {
   readonly steps: number
   readonly parameters: number
   readonly receptiveField: number
-  /** Mean cross-entropy over the whole train split, eval mode. */
+  /** Mean cross-entropy (nats) over the whole train split, eval mode; on running text, over a fixed sample of at least 100,000 of its characters. */
   readonly trainLoss: number
-  /** Mean cross-entropy over the whole validation split, eval mode. */
+  /** Mean cross-entropy (nats) over the whole validation split, eval mode. */
   readonly valLoss: number
+  /** The validation loss in bits per character (running text). */
+  readonly valBitsPerChar?: number
   /** Median milliseconds of a whole step (batch, forward, backward, update), after the first 200. */
   readonly msPerStep: number
   /** Seconds spent in training steps, evaluation and saving excluded. */
@@ -45,11 +47,20 @@ export interface TrainSummary {
 
 /**
  * A session of the run's mode on the backend, and its step on the batch the
- * generator draws: a minibatch of examples, or whole words filling the batch,
- * then the step's dropout seed when the model has dropout.
+ * generator draws: a minibatch of examples, whole words filling the batch,
+ * or windows of running text, then the step's dropout seed when the model
+ * has dropout.
  */
 const trainerOf = (backend: Backend, start: Start, optimizer: Optimizer, state: OptimizerState) => {
-  const { settings } = start
+  const { settings, text } = start
+  if (text !== undefined) {
+    const session = backend.windowsSession(start.model, optimizer, state)
+    return {
+      advance: windowSteps(session, start.model, text.stream, receptiveField(start.model), settings.window, settings.batch),
+      snapshot: () => session.snapshot(),
+      dispose: () => session.dispose(),
+    }
+  }
   if (settings.mode === 'sequence') {
     const session = backend.wordsSession(start.model, optimizer, state)
     return { advance: wordSteps(session, start.model, start.trainWords, settings.batch), snapshot: () => session.snapshot(), dispose: () => session.dispose() }
@@ -64,6 +75,9 @@ const checkpointBytes = (start: Start): number => {
   const moments = start.optimizer.kind === 'adamw' ? 2 * parameterCount(start.model) : 0
   return 4 * (scalars + moments) + 2 ** 20
 }
+
+/** Characters of running text sampled at the end of a run per `--samples`. */
+const TEXT_SAMPLE_LINE = 80
 
 /** Steps excluded from `msPerStep` while the engine warms up. */
 const WARMUP_STEPS = 200
@@ -88,7 +102,7 @@ export const train = (options: TrainOptions = {}): Effect.Effect<TrainSummary, C
     const out = config.given.out ?? value.resume ?? value.out
     const start = yield* startRun(config, backend.name)
     const { settings } = start
-    if (start.trainWords.length === 0) return yield* Effect.fail(new DataError({ message: 'the training split has no words' }))
+    if (start.text === undefined && start.trainWords.length === 0) return yield* Effect.fail(new DataError({ message: 'the training split has no words' }))
     // Claimed once the options are known good, before a step is taken.
     yield* claimCheckpoint(out, [value.data, value.val].filter((p) => p !== undefined))
     yield* refuseExisting(out, value.force || out === value.resume)
@@ -111,10 +125,18 @@ export const train = (options: TrainOptions = {}): Effect.Effect<TrainSummary, C
       const valLoss = state.valLoss ?? (yield* validate(run, state))
       yield* save(run, state)
       const { model } = trainer.snapshot()
-      const trainLoss = yield* evaluateInPieces(backend.kernels, model, start.trainWords)
+      const trainLoss = start.text === undefined
+        ? yield* evaluateInPieces(backend.kernels, model, start.trainWords)
+        : yield* evaluateWindowsInPieces(backend.kernels, model, start.text.trainSample)
       const samples: string[] = []
-      yield* sampleInPieces(backend.kernels, model, start.vocab, seeded(start.seed), settings.samples, {}, (words) =>
-        Effect.sync(() => { samples.push(...words) })).pipe(Effect.orElseSucceed(() => undefined))
+      if (start.text !== undefined) {
+        // On running text, one passage of --samples lines' worth of characters.
+        yield* sampleTextInPieces(backend.kernels, model, start.vocab, seeded(start.seed), TEXT_SAMPLE_LINE * settings.samples, {}, (piece) =>
+          Effect.sync(() => { samples.push(piece) })).pipe(Effect.orElseSucceed(() => undefined))
+      } else {
+        yield* sampleInPieces(backend.kernels, model, start.vocab, seeded(start.seed), settings.samples, {}, (words) =>
+          Effect.sync(() => { samples.push(...words) })).pipe(Effect.orElseSucceed(() => undefined))
+      }
       return { model, trainLoss, valLoss, samples }
     }))
     return {
@@ -123,6 +145,7 @@ export const train = (options: TrainOptions = {}): Effect.Effect<TrainSummary, C
       receptiveField: receptiveField(model),
       trainLoss,
       valLoss,
+      ...(start.text === undefined ? {} : { valBitsPerChar: valLoss / Math.LN2 }),
       msPerStep: median(state.times.length > WARMUP_STEPS ? state.times.slice(WARMUP_STEPS) : state.times),
       trainSeconds: state.trainMs / 1000,
       backend: backend.name,

@@ -41,8 +41,13 @@ import { type Rng, restore } from './random.js'
 import { decodeSafetensors, encodeSafetensors, type SafetensorsError } from './safetensors.js'
 import type { Tensor } from './tensor.js'
 
-/** How a run trains: on (context, next character) examples, or whole words in the sequence view (`sequence.ts`). */
-export const TRAINING_MODES = ['example', 'sequence'] as const
+/**
+ * How a run trains: on (context, next character) examples of words, whole
+ * words in the sequence view, or windows of running text in the sequence
+ * view (`sequence.ts`). A model trained on text is evaluated and sampled as
+ * running text.
+ */
+export const TRAINING_MODES = ['example', 'sequence', 'text'] as const
 export type TrainingMode = (typeof TRAINING_MODES)[number]
 const isTrainingMode = (value: string): value is TrainingMode => (TRAINING_MODES as readonly string[]).includes(value)
 
@@ -69,6 +74,8 @@ export interface TrainingRecord {
   readonly data: string
   /** The kernels the run computed with (results are bit-identical on the same kernels only). */
   readonly backend: string
+  /** Target characters of a window, on running text. */
+  readonly window?: number
 }
 
 export interface Checkpoint {
@@ -393,11 +400,13 @@ export const decodeCheckpoint = (bytes: Uint8Array): E.Either<CheckpointError, C
         E.bind('training', () => {
           if (metadata['training'] === undefined) return E.right(undefined)
           return pipe(json(metadata, 'training'), E.chain((v): Decoded<TrainingRecord> => {
-            if (!isJsonObject(v) || Object.keys(v).length !== 3) return E.left(badMetadata('training', 'is not {"batch": N, "data": TEXT, "backend": TEXT}'))
-            const { batch, data, backend } = v
-            return isPositiveInt(batch) && typeof data === 'string' && typeof backend === 'string'
-              ? E.right({ batch, data, backend })
-              : E.left(badMetadata('training', 'is not {"batch": N, "data": TEXT, "backend": TEXT}'))
+            const shape = 'is not {"batch": N, "data": TEXT, "backend": TEXT} (and "window": N on running text)'
+            if (!isJsonObject(v)) return E.left(badMetadata('training', shape))
+            const { batch, data, backend, window } = v
+            const keys = Object.keys(v).length === (window === undefined ? 3 : 4)
+            return keys && isPositiveInt(batch) && typeof data === 'string' && typeof backend === 'string' && (window === undefined || isPositiveInt(window))
+              ? E.right({ batch, data, backend, ...(window === undefined ? {} : { window }) })
+              : E.left(badMetadata('training', shape))
           }))
         }),
         E.bind('rng', () => pipe(

@@ -8,7 +8,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { drawWith, integers, type Rng } from './random.js'
-import type { WordBatch } from './sequence.js'
+import type { WindowBatch, WordBatch } from './sequence.js'
 import { type IndexTensor, indices } from './tensor.js'
 
 /** The symbols in index order; `symbols[0]` is the boundary, `''`. */
@@ -159,6 +159,29 @@ export const shuffleSplit = <A>(rng: Rng, items: readonly A[]): [Split<A>, Rng] 
   return [{ train: shuffled.slice(0, n1), val: shuffled.slice(n1, n2), test: shuffled.slice(n2) }, next]
 }
 
+/**
+ * Documents of running text split as the State of the Union anchor splits
+ * its speeches: in the order given (file-name order), index % 10 = 8 to
+ * test, index % 10 = 9 to validation, the rest to training. Fewer than 10
+ * documents are split by position instead: the first 90% of each
+ * document's characters to training, the rest to validation, none to test.
+ */
+export const splitDocuments = (documents: readonly string[]): Split<string> => {
+  if (documents.length >= 10) {
+    return {
+      train: documents.filter((_, i) => i % 10 < 8),
+      val: documents.filter((_, i) => i % 10 === 9),
+      test: documents.filter((_, i) => i % 10 === 8),
+    }
+  }
+  const parts = documents.map((document) => {
+    const chars = [...document]
+    const cut = Math.floor(0.9 * chars.length)
+    return [chars.slice(0, cut).join(''), chars.slice(cut).join('')] as const
+  })
+  return { train: parts.map(([train]) => train), val: parts.map(([, val]) => val).filter((val) => val !== ''), test: [] }
+}
+
 export interface Batch {
   /** (B, blockSize) */
   readonly contexts: IndexTensor
@@ -168,7 +191,6 @@ export interface Batch {
   readonly seed?: IndexTensor
 }
 
-/** `size` examples drawn uniformly with replacement (as torch.randint in the lecture). */
 /**
  * Whole words for a step of the sequence view: words drawn uniformly with
  * replacement while their outputs (n + 1 for a word of n characters) fit in
@@ -194,6 +216,41 @@ export const wordBatch = (rng: Rng, words: readonly Int32Array[], budget: number
   }
 }
 
+/**
+ * Documents of running text as one stream of tokens: each document preceded
+ * by `field` boundary tokens (the model's receptive field), so a window
+ * crosses from one document into the next only through them.
+ */
+export const textStream = (documents: readonly Int32Array[], field: number): Int32Array => {
+  const stream = new Int32Array(documents.reduce((n, d) => n + field + d.length, 0))
+  let at = 0
+  for (const document of documents) {
+    stream.fill(BOUNDARY, at, at + field)
+    stream.set(document, at + field)
+    at += field + document.length
+  }
+  return stream
+}
+
+/**
+ * `count` windows of `field` − 1 + `window` consecutive tokens of a stream
+ * (`textStream`), each with the `window` characters that follow its last
+ * `window` positions, at starts drawn uniformly with replacement.
+ */
+export const windowBatch = (rng: Rng, stream: Int32Array, field: number, window: number, count: number): [WindowBatch, Rng] => {
+  const width = field - 1 + window
+  if (stream.length <= width) throw new RangeError(`a stream of ${stream.length} tokens is too short for windows of ${width} tokens and their targets`)
+  const [starts, next] = integers(rng, count, stream.length - width)
+  const tokens = new Int32Array(count * width)
+  const targets = new Int32Array(count * window)
+  starts.forEach((start, b) => {
+    tokens.set(stream.subarray(start, start + width), b * width)
+    targets.set(stream.subarray(start + field, start + width + 1), b * window)
+  })
+  return [{ tokens, targets, windows: count }, next]
+}
+
+/** `size` examples drawn uniformly with replacement (as torch.randint in the lecture). */
 export const minibatch = (rng: Rng, data: Examples, size: number): [Batch, Rng] => {
   if (data.count === 0) throw new RangeError('no examples to draw a batch from')
   return drawWith(rng, (draws) => {

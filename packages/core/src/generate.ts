@@ -86,6 +86,7 @@ const boundaryOf = (kernels: Kernels, model: Model) =>
         found.push({ key: `${group}×${dilation}`, group, dilation, node: nodes.data.slice() })
         return { nodes, sources: indices([group], new Int32Array(group)) }
       },
+      at: () => undefined,
     }, 'eval')
     return { logits: out.y.data, found }
   })
@@ -137,6 +138,7 @@ const layeredGenerator = (kernels: Kernels, model: Model, count: number): Genera
         k.scatterRows(x.data, slots, table, rows.length, width, table.length / width)
         return { nodes: tensor([table.length / width, width], table), sources: indices([sources.length], sources) }
       },
+      at: () => undefined,
     }
     const logits = kernels.scope(() => sequenceForward(kernels, model.net, indices([rows.length], tokens), 1, packing, 'eval').y.data)
     for (const row of rows) position[row] = position[row]! + 1
@@ -174,6 +176,7 @@ const compiledGenerator = (kernels: WasmKernels, arena: Arena, model: Model, cou
           k.scatterRows(x.data, slots, table, n, width, length / width)
           return { nodes: tensor([length / width, width], table), sources: indices([n * group], sources) }
         },
+        at: () => undefined,
       }
       const views = weights.views()
       const y = sequenceForward(recording, withParameters(model, views).net, indices([n], tokens), 1, packing, 'eval').y

@@ -38,9 +38,9 @@ export interface WavenetConfig {
   readonly groupSize: number
   readonly embedding: number
   readonly hidden: number
-  /** WaveNet's residual connections: each level whose input and output widths match adds its newest input. */
+  /** WaveNet's residual connections: each level above the first adds its newest input. */
   readonly residual?: boolean
-  /** WaveNet's skip connections: the head reads the sum of every level's output at the newest step. */
+  /** WaveNet's skip connections: the head reads the sum of every level's fusion output at the newest step. */
   readonly skip?: boolean
   /** Dropout after each level's tanh, with this probability (absent: none). */
   readonly dropout?: number
@@ -62,10 +62,17 @@ interface Makers<T> {
 
 /**
  * The tree's hidden layers, named: per level [flatten, linear, norm, tanh]
- * (`fuse.{l}.…`), and dropout after the tanh when the config has it; with residual connections, the level's linear, norm and
- * tanh in one residual block (`fuse.{l}.block.…`) where its input and output
- * widths match; with skip connections, the levels inside one skip layer named
- * `fuse` (so the tensors keep their names).
+ * (`fuse.{l}.…`), and dropout after the tanh when the config has it; with
+ * residual connections, each level above the first (as WaveNet's) has its
+ * linear, norm and tanh (and dropout) in one residual block
+ * (`fuse.{l}.block.…`); with skip connections, the levels inside one skip
+ * layer named `fuse` (so the tensors keep their names).
+ *
+ * With residual connections too, skip connections add no layer: WaveNet's
+ * skip sum is the sum of every level's fusion output h_l at the newest step
+ * t, and with a residual connection above every level but the first the top
+ * level's output at t is already that sum (x_l(t) = h_l(t) + x_{l−1}(t),
+ * x_0 = h_0). The anchor script's `--residual --skip` computes the same.
  */
 const treeLayers = <T>(config: WavenetConfig, make: Makers<T>): (readonly [string, T])[] => {
   const levels = Array.from({ length: config.levels }, (_, l): (readonly [string, T])[] => {
@@ -74,10 +81,12 @@ const treeLayers = <T>(config: WavenetConfig, make: Makers<T>): (readonly [strin
       ['linear', make.linear(config.groupSize * width)], ['norm', make.norm()], ['tanh', make.tanh()],
       ...(config.dropout === undefined ? [] : [['dropout', make.dropout(config.dropout, l)] as const]),
     ]
-    const body: (readonly [string, T])[] = config.residual === true && width === config.hidden ? [['block', make.residual(make.sequential(fusion))]] : fusion
+    const body: (readonly [string, T])[] = config.residual === true && l > 0 ? [['block', make.residual(make.sequential(fusion))]] : fusion
     return [['flatten', make.flatten(config.groupSize)], ...body]
   })
-  if (config.skip === true) return [['fuse', make.skip(make.sequential(levels.map((level, l) => [`${l}`, make.sequential(level)] as const)))]]
+  if (config.skip === true && config.residual !== true) {
+    return [['fuse', make.skip(make.sequential(levels.map((level, l) => [`${l}`, make.sequential(level)] as const)))]]
+  }
   return levels.flatMap((level, l) => level.map(([name, item]) => [`fuse.${l}.${name}`, item] as const))
 }
 

@@ -11,11 +11,11 @@
  * then draws every batch.
  */
 import type { TrainingMode } from './checkpoint.js'
-import { type Examples, minibatch, shuffleSplit, type Split, wordBatch } from './data.js'
+import { type Examples, minibatch, shuffleSplit, type Split, windowBatch, wordBatch } from './data.js'
 import { ADAMW_DEFAULTS, type OptimizerConfig } from './optim.js'
 import { type Rng, seeded, split } from './random.js'
 import type { Model } from './model.js'
-import type { WordBatch } from './sequence.js'
+import type { WindowBatch, WordBatch } from './sequence.js'
 import { type TrainingSession, withStepSeed } from './train.js'
 
 /** Each optimizer's learning rate when none is given. */
@@ -26,11 +26,14 @@ export const LEARNING_RATES = { sgd: 0.1, adamw: 3e-3 } as const
  * the lecture's (200,000 steps of 32 examples, SGD at 0.1, then 0.01 for
  * the last quarter); in sequence mode, the recipe that reaches val 2.00 on
  * the names fastest (8,000 steps of 256 target characters, AdamW at 3e-3 on
- * a cosine down to 2%).
+ * a cosine down to 2%); on running text, the State of the Union anchor's
+ * (../shared/anchors/text/sotu_dilated.py: 3,000 steps of 16 windows, AdamW
+ * at 3e-3 on a cosine down to 0).
  */
 export const RECIPES = {
   example: { steps: 200_000, batch: 32, optimizer: 'sgd', lrSchedule: 'step', lrDecay: 0.1 },
   sequence: { steps: 8_000, batch: 256, optimizer: 'adamw', lrSchedule: 'cosine', lrDecay: 0.02 },
+  text: { steps: 3_000, batch: 16, optimizer: 'adamw', lrSchedule: 'cosine', lrDecay: 0 },
 } as const satisfies Record<TrainingMode, object>
 
 /** The fraction of the steps after which the step schedule decays the learning rate, when none is given: the lecture's. */
@@ -86,6 +89,17 @@ export const exampleSteps = (session: TrainingSession, model: Model, data: Examp
 /** Steps of `session`, training `model`, in the sequence view, on whole words filling `budget` outputs (`wordBatch`), seeded as `exampleSteps`'s. */
 export const wordSteps = (session: TrainingSession<WordBatch>, model: Model, words: readonly Int32Array[], budget: number): Advance => (rng) => {
   const [batch, next] = withStepSeed(model, wordBatch(rng, words, budget))
+  return [session.step(batch), next]
+}
+
+/**
+ * Steps of `session`, training `model`, in the sequence view, on `count` windows of `window` target characters drawn from a stream of
+ * running text (`windowBatch`), seeded as `exampleSteps`'s.
+ */
+export const windowSteps = (
+  session: TrainingSession<WindowBatch>, model: Model, stream: Int32Array, field: number, window: number, count: number,
+): Advance => (rng) => {
+  const [batch, next] = withStepSeed(model, windowBatch(rng, stream, field, window, count))
   return [session.step(batch), next]
 }
 

@@ -3,7 +3,7 @@
  * mode, with temperature, top-k, an optional prefix and a maximum length.
  */
 import * as E from 'fp-ts/lib/Either.js'
-import { encode, type UnknownCharacter, type Vocabulary } from './data.js'
+import { BOUNDARY, encode, type UnknownCharacter, type Vocabulary } from './data.js'
 import type { Kernels } from './kernels/kernels.js'
 import { cachedGenerator, type Generator, naiveGenerator } from './generate.js'
 import { type Model, receptiveField } from './model.js'
@@ -84,6 +84,45 @@ export const sampleWords = (
     }
     return words.map((ids) => ids.map((id) => vocab.symbols[id]!).join(''))
   }))
+}
+
+/** Characters `sampleText` gives `emit` at a time, at most. */
+const TEXT_PIECE = 64
+
+/**
+ * A passage of running text from the model: the prefix, then up to `chars`
+ * characters drawn one at a time, stopping early where the model ends its
+ * document (draws the boundary). The characters drawn are given to `emit`
+ * as they come, a few at a time (the prefix is not). Returns the generator
+ * after the draws, or the first prefix character outside the vocabulary.
+ */
+export const sampleText = (
+  kernels: Kernels, model: Model, vocab: Vocabulary, rng: Rng, chars: number, options: Omit<SampleOptions, 'maxLength'>, emit: (text: string) => void,
+): E.Either<UnknownCharacter, Rng> => {
+  const temperature = options.temperature ?? 1
+  const topK = options.topK ?? vocab.symbols.length
+  if (!(temperature > 0)) throw new RangeError(`temperature must be positive, got ${temperature}`)
+  if (!(Number.isInteger(topK) && topK >= 1)) throw new RangeError(`top-k must be a positive integer, got ${topK}`)
+  const prefix = encode(vocab, options.prefix ?? '')
+  if (E.isLeft(prefix)) return prefix
+  const make = options.naive === true ? naiveGenerator : cachedGenerator
+  return E.right(drawWith(rng, (draws) => kernels.scope(() => {
+    const generator = make(kernels, model, 1)
+    const row = [0]
+    for (const id of prefix.right) generator.push(row, Int32Array.of(id))
+    let pending = ''
+    for (let i = 0; i < chars; i++) {
+      const id = draw(draws, nextDistribution(generator.logits(row), temperature, topK))
+      if (id === BOUNDARY) break
+      pending += vocab.symbols[id]!
+      if (pending.length >= TEXT_PIECE) {
+        emit(pending)
+        pending = ''
+      }
+      generator.push(row, Int32Array.of(id))
+    }
+    if (pending !== '') emit(pending)
+  }))[1])
 }
 
 /** Context tokens of the rows generated together, at most: rows = this / R (at least 1). */

@@ -21,12 +21,12 @@
  * boundary node once), where per-example training counts a node once per
  * example that contains it; the loss is the mean over every output, as there.
  */
-import { BOUNDARY } from './data.js'
+import { BOUNDARY, textStream } from './data.js'
 import type { Kernels } from './kernels/kernels.js'
 import { type Mode, type Packing, trainingMode } from './layers/layer.js'
 import { sequenceBackward, sequenceForward } from './layers/sequential.js'
 import { crossEntropy, crossEntropyBackward } from './loss.js'
-import type { Model } from './model.js'
+import { type Model, receptiveField } from './model.js'
 import { indices, type IndexTensor, type Tensor, tensor } from './tensor.js'
 import type { Gradients } from './train.js'
 
@@ -37,11 +37,11 @@ export interface WordBatch {
   readonly seed?: IndexTensor
 }
 
-/** A batch of words laid out as the sequence view's nodes. */
-export interface PackedWords extends Packing {
-  /** (N): every word's characters end to end, then one boundary token. */
+/** A batch laid out as the sequence view's nodes: whole words (`packWords`) or windows of running text (`packWindows`). */
+export interface PackedSequence extends Packing {
+  /** (N): the token of every node of the first level. */
   readonly tokens: IndexTensor
-  /** (T): the rows of the top level whose predictions are scored, n + 1 per word of n characters. */
+  /** (T): the rows of the top level whose predictions are scored. */
   readonly outputs: IndexTensor
   /** (T): what each output predicts. */
   readonly targets: IndexTensor
@@ -54,8 +54,23 @@ export interface PackedWords extends Packing {
 /** Outputs (predictions scored) of a word of `length` characters: one per character and the final boundary. */
 export const outputsOf = (length: number): number => length + 1
 
+/** A packing's `sources` and `fusion` from a maker of index lists, each list made once per fusion shape. */
+const fusionsOf = (make: (group: number, dilation: number) => Int32Array): Pick<PackedSequence, 'sources' | 'fusion'> => {
+  const made = new Map<string, IndexTensor>()
+  const sources = (group: number, dilation: number): IndexTensor => {
+    const key = `${group}×${dilation}`
+    const found = made.get(key)
+    if (found !== undefined) return found
+    const data = make(group, dilation)
+    const list = indices([data.length], data)
+    made.set(key, list)
+    return list
+  }
+  return { sources, fusion: (_kernels, nodes, group, dilation) => ({ nodes, sources: sources(group, dilation) }) }
+}
+
 /** The layout of a batch of words (see the module comment); `sources` is computed per fusion shape on demand. */
-export const packWords = (batch: WordBatch): PackedWords => {
+export const packWords = (batch: WordBatch): PackedSequence => {
   const { words } = batch
   const chars = words.reduce((n, w) => n + w.length, 0)
   const boundaryRow = chars
@@ -80,39 +95,99 @@ export const packWords = (batch: WordBatch): PackedWords => {
   }
   tokens[boundaryRow] = BOUNDARY
   start[boundaryRow] = boundaryRow
-  const made = new Map<string, IndexTensor>()
-  const sources = (group: number, dilation: number): IndexTensor => {
-    const key = `${group}×${dilation}`
-    const found = made.get(key)
-    if (found !== undefined) return found
-    // Node r at position p fuses the nodes at p − (group−1−j)·dilation, j = 0 … group−1; before 0, the boundary node.
-    const data = new Int32Array(rows * group)
-    for (let r = 0; r < rows; r++) {
-      const position = r - start[r]!
-      for (let j = 0; j < group; j++) {
-        const q = position - (group - 1 - j) * dilation
-        data[r * group + j] = r === boundaryRow || q < 0 ? boundaryRow : start[r]! + q
-      }
-    }
-    const list = indices([rows * group], data)
-    made.set(key, list)
-    return list
-  }
   return {
     tokens: indices([rows], tokens),
     outputs: indices([outputs.length], outputs),
     targets: indices([targets.length], targets),
-    sources,
-    fusion: (_kernels, nodes, group, dilation) => ({ nodes, sources: sources(group, dilation) }),
+    // Node r at position p fuses the nodes at p − (group−1−j)·dilation, j = 0 … group−1; before 0, the boundary node.
+    ...fusionsOf((group, dilation) => {
+      const data = new Int32Array(rows * group)
+      for (let r = 0; r < rows; r++) {
+        const position = r - start[r]!
+        for (let j = 0; j < group; j++) {
+          const q = position - (group - 1 - j) * dilation
+          data[r * group + j] = r === boundaryRow || q < 0 ? boundaryRow : start[r]! + q
+        }
+      }
+      return data
+    }),
+    at: () => undefined,
+    ...(batch.seed === undefined ? {} : { seed: batch.seed }),
+  }
+}
+
+/**
+ * Windows of running text for the sequence view: each window W = R − 1 + T
+ * consecutive tokens (R, the model's receptive field) and the T characters
+ * that follow its last T positions, so every target has its whole context
+ * in the window (a document's start is preceded by boundary tokens).
+ */
+export interface WindowBatch {
+  /** (B·W): the windows' tokens end to end. */
+  readonly tokens: Int32Array
+  /** (B·T): each window's targets, in order. */
+  readonly targets: Int32Array
+  /** B, the number of windows. */
+  readonly windows: number
+  /** (1): the step's dropout seed, for a model with dropout layers (see `withStepSeed`). */
+  readonly seed?: IndexTensor
+}
+
+/**
+ * The layout of windows of running text, as dilated causal convolutions
+ * with no padding: a level of nodes `s` steps apart has, in each window, a
+ * node at every position whose field of s tokens lies in the window
+ * (positions s − 1 … W − 1), so each level holds s − 1 fewer nodes per
+ * window than the tokens, and the top level (s = R) holds exactly the T
+ * nodes that predict the targets. Batch statistics are taken over these
+ * nodes, as a convolution over the windows would.
+ */
+export const packWindows = (batch: WindowBatch): PackedSequence => {
+  const { windows } = batch
+  if (!Number.isInteger(windows) || windows < 1) throw new RangeError(`a batch needs at least one window, got ${windows}`)
+  const width = batch.tokens.length / windows
+  const count = batch.targets.length / windows
+  if (!Number.isInteger(width) || !Number.isInteger(count) || count < 1 || count > width) {
+    throw new RangeError(`${windows} windows cannot hold ${batch.tokens.length} tokens and ${batch.targets.length} targets`)
+  }
+  const field = width - count + 1
+  /** Nodes per window of a level whose nodes are `stride` steps apart. */
+  const nodes = (stride: number): number => {
+    if (stride > field) throw new RangeError(`a level of nodes ${stride} steps apart sees more than the windows' ${field} characters of context`)
+    return width - stride + 1
+  }
+  return {
+    tokens: indices([batch.tokens.length], batch.tokens),
+    outputs: indices([batch.targets.length], Int32Array.from({ length: batch.targets.length }, (_, i) => i)),
+    targets: indices([batch.targets.length], batch.targets),
+    ...fusionsOf((group, dilation) => {
+      const [below, above] = [nodes(dilation), nodes(group * dilation)]
+      const data = new Int32Array(windows * above * group)
+      for (let b = 0, i = 0; b < windows; b++) {
+        // The node at position p (from group·dilation − 1) fuses those at p − (group−1−j)·dilation; the level below starts at dilation − 1.
+        for (let n = 0; n < above; n++) {
+          for (let j = 0; j < group; j++) data[i++] = b * below + n + j * dilation
+        }
+      }
+      return data
+    }),
+    at(stride) {
+      if (stride === field) return undefined
+      const per = nodes(stride)
+      const data = new Int32Array(windows * count)
+      for (let b = 0; b < windows; b++) for (let t = 0; t < count; t++) data[b * count + t] = b * per + field - stride + t
+      return indices([data.length], data)
+    },
     ...(batch.seed === undefined ? {} : { seed: batch.seed }),
   }
 }
 
 /** Logits (T, V) of a packed batch's outputs; in train mode also the model with updated running statistics. */
-export const sequenceLogits = (kernels: Kernels, model: Model, packed: PackedWords, mode: Mode) => {
+export const sequenceLogits = (kernels: Kernels, model: Model, packed: PackedSequence, mode: Mode) => {
   const out = sequenceForward(kernels, model.net, packed.tokens, 1, packed, mode)
   const nodes = out.y
   if (nodes.shape.length !== 2) throw new RangeError(`the sequence view expects (N, V) logits of the nodes, got [${nodes.shape.join(', ')}]`)
+  if (packed.at(out.stride) !== undefined) throw new RangeError(`the model sees ${out.stride} characters, fewer than the batch's windows hold before each target`)
   const [rows, classes] = nodes.shape as [number, number]
   const count = packed.outputs.data.length
   const logits = kernels.alloc(nodes.data, count * classes)
@@ -125,7 +200,7 @@ export const sequenceLogits = (kernels: Kernels, model: Model, packed: PackedWor
  * Forward in train mode over whole words, cross-entropy over every output,
  * and backward: the sequence view's `gradients`.
  */
-export const sequenceGradients = (kernels: Kernels, model: Model, packed: PackedWords): Gradients => {
+export const sequenceGradients = (kernels: Kernels, model: Model, packed: PackedSequence): Gradients => {
   const { logits, tape, rows, model: after } = sequenceLogits(kernels, model, packed, trainingMode(packed.seed))
   const loss = crossEntropy(kernels, logits, packed.targets)
   const dlogits: Tensor = crossEntropyBackward(kernels, loss.tape)
@@ -161,4 +236,54 @@ export const evaluateWords = (kernels: Kernels, model: Model, words: readonly In
     first = last
   }
   return outputs === 0 ? Number.NaN : total / outputs
+}
+
+/**
+ * A window for the targets `stream[first … first + count − 1]` of a stream
+ * of tokens, with the `field` tokens before the first (`first` ≥ `field`):
+ * one window of a `WindowBatch`.
+ */
+export const windowAt = (stream: Int32Array, field: number, first: number, count: number): WindowBatch => {
+  if (!(first >= field && count >= 1 && first + count <= stream.length)) {
+    throw new RangeError(`targets ${first} … ${first + count - 1} need ${field} tokens before them, inside a stream of ${stream.length}`)
+  }
+  return { tokens: stream.subarray(first - field, first + count - 1), targets: stream.subarray(first, first + count), windows: 1 }
+}
+
+/** Windows that read every character of each document once, in order, up to `chunk` targets each, each document preceded by `field` boundary tokens. */
+export function* documentWindows(documents: readonly Int32Array[], field: number, chunk = 1024): Generator<WindowBatch> {
+  for (const document of documents) {
+    const stream = textStream([document], field)
+    for (let first = field; first < stream.length; first += chunk) yield windowAt(stream, field, first, Math.min(chunk, stream.length - first))
+  }
+}
+
+/** The summed cross-entropy (nats) of a batch of windows' targets in eval mode, and how many targets. */
+export const windowsLoss = (kernels: Kernels, model: Model, batch: WindowBatch): { readonly total: number; readonly count: number } => {
+  const packed = packWindows(batch)
+  const count = batch.targets.length
+  return { total: kernels.scope(() => crossEntropy(kernels, sequenceLogits(kernels, model, packed, 'eval').logits, packed.targets).loss) * count, count }
+}
+
+/** How `evaluateText` runs. */
+export interface EvaluateTextOptions {
+  /** Targets per forward pass, at most (default 1024). */
+  readonly chunk?: number
+}
+
+/**
+ * Mean cross-entropy (nats) over every character of some documents of
+ * running text in eval mode, each document preceded by R boundary tokens
+ * (R, the model's receptive field) as in training: every character once,
+ * with its whole context.
+ */
+export const evaluateText = (kernels: Kernels, model: Model, documents: readonly Int32Array[], options: EvaluateTextOptions = {}): number => {
+  let total = 0
+  let count = 0
+  for (const window of documentWindows(documents, receptiveField(model), options.chunk)) {
+    const loss = windowsLoss(kernels, model, window)
+    total += loss.total
+    count += loss.count
+  }
+  return count === 0 ? Number.NaN : total / count
 }

@@ -25,7 +25,7 @@ import type { Named } from './layers/layer.js'
 import { layerBuffers } from './layers/sequential.js'
 import { hasDropout, type Model, receptiveField, trainableParameters, withParameters } from './model.js'
 import type { Optimizer, OptimizerState } from './optim.js'
-import { packWords, type PackedWords, sequenceGradients, type WordBatch } from './sequence.js'
+import { type PackedSequence, packWindows, packWords, sequenceGradients, type WindowBatch, type WordBatch } from './sequence.js'
 import { indices, type IndexTensor, tensor } from './tensor.js'
 import type { Call } from './trace.js'
 import { type Gradients, gradients, type TrainingSession } from './train.js'
@@ -78,44 +78,65 @@ export const leanSession = (
  */
 export const leanWordsSession = (
   kernels: WasmKernels, model: Model, optimizer: Optimizer, state: OptimizerState, options: LeanSessionOptions = {},
-): TrainingSession<WordBatch> => {
+): TrainingSession<WordBatch> => sequenceSession(kernels, model, optimizer, state, options, packWords)
+
+/**
+ * A session that trains `model` in the sequence view on windows of running
+ * text (`sequence.ts`), with the same guarantees as `leanSession`: the same
+ * bits as the pure `trainWindowsStep` on the same kernels.
+ */
+export const leanWindowsSession = (
+  kernels: WasmKernels, model: Model, optimizer: Optimizer, state: OptimizerState, options: LeanSessionOptions = {},
+): TrainingSession<WindowBatch> => sequenceSession(kernels, model, optimizer, state, options, packWindows)
+
+/**
+ * A session in the sequence view on batches that `pack` lays out. Batches
+ * vary in shape (how many words fill the budget): one program per shape,
+ * compiled the first time it is met from a packing whose index lists
+ * (fusion sources, skip taps) are the program's inputs, in the order the
+ * step asks for them; each step feeds them from the batch's own packing.
+ */
+const sequenceSession = <B>(
+  kernels: WasmKernels, model: Model, optimizer: Optimizer, state: OptimizerState, options: LeanSessionOptions, pack: (batch: B) => PackedSequence,
+): TrainingSession<B> => {
   const dropout = hasDropout(model)
   return open(kernels, model, optimizer, state, options, (compile) => {
-    /** A program per shape (rows of nodes, outputs), with the fusion shapes whose sources it reads, in input order. */
-    const programs = new Map<string, { readonly run: Program; readonly fusions: readonly (readonly [number, number])[] }>()
-    return (batch: WordBatch) => {
-      const packed = packWords(batch)
-      const rows = packed.tokens.data.length
-      const outputs = packed.outputs.data.length
-      const shape = `${rows}:${outputs}`
+    /** A program per shape (tokens, outputs), with how to read each of its index lists from a packing, in input order. */
+    const programs = new Map<string, { readonly run: Program; readonly lists: readonly ((packed: PackedSequence) => Int32Array)[] }>()
+    return (batch: B) => {
+      const packed = pack(batch)
+      const shape = `${packed.tokens.data.length}:${packed.outputs.data.length}`
       let found = programs.get(shape)
       if (found === undefined) {
-        const fusions: (readonly [number, number])[] = []
+        const lists: ((packed: PackedSequence) => Int32Array)[] = []
         const run = compile((recording, live, input) => {
-          const made = new Map<string, IndexTensor>()
-          const sources = (group: number, dilation: number): IndexTensor => {
-            const key = `${group}×${dilation}`
-            const known = made.get(key)
-            if (known !== undefined) return known
-            fusions.push([group, dilation])
-            const list = indices([rows * group], input(rows * group, 'source row'))
-            made.set(key, list)
-            return list
+          const made = new Map<string, IndexTensor | undefined>()
+          /** The list `key` as an input of the program, the first time it is asked for (`undefined` where the batch's packing has none). */
+          const list = (key: string, read: (p: PackedSequence) => IndexTensor | undefined, what: string): IndexTensor | undefined => {
+            if (made.has(key)) return made.get(key)
+            const real = read(packed)
+            const traced = real === undefined ? undefined : indices(real.shape, input(real.data.length, what))
+            if (real !== undefined) lists.push((p) => read(p)!.data)
+            made.set(key, traced)
+            return traced
           }
-          return sequenceGradients(recording, live, {
-            tokens: indices([rows], input(rows, 'token id')),
-            outputs: indices([outputs], input(outputs, 'output row')),
-            targets: indices([outputs], input(outputs, 'target')),
+          const sources = (group: number, dilation: number): IndexTensor =>
+            list(`sources ${group}×${dilation}`, (p) => p.sources(group, dilation), 'source row')!
+          const traced: PackedSequence = {
+            tokens: indices(packed.tokens.shape, input(packed.tokens.data.length, 'token id')),
+            outputs: indices(packed.outputs.shape, input(packed.outputs.data.length, 'output row')),
+            targets: indices(packed.targets.shape, input(packed.targets.data.length, 'target')),
             ...seedPlaceholder(dropout, input),
             sources,
             fusion: (_kernels, nodes, group, dilation) => ({ nodes, sources: sources(group, dilation) }),
-          } satisfies PackedWords)
+            at: (stride) => list(`at ${stride}`, (p) => p.at(stride), 'tap row'),
+          }
+          return sequenceGradients(recording, live, traced)
         })
-        found = { run, fusions }
+        found = { run, lists }
         programs.set(shape, found)
       }
-      const sources = found.fusions.map(([group, dilation]) => packed.sources(group, dilation).data)
-      return found.run([packed.tokens.data, packed.outputs.data, packed.targets.data, ...seedInput(dropout, batch), ...sources])
+      return found.run([packed.tokens.data, packed.outputs.data, packed.targets.data, ...seedInput(dropout, packed), ...found.lists.map((read) => read(packed))])
     }
   })
 }

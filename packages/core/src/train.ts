@@ -5,7 +5,7 @@
 import { type Batch, type Examples, allExamples } from './data.js'
 import type { Kernels } from './kernels/kernels.js'
 import { type Named, trainingMode } from './layers/layer.js'
-import { packWords, sequenceGradients, type WordBatch } from './sequence.js'
+import { packWindows, packWords, sequenceGradients, type WindowBatch, type WordBatch } from './sequence.js'
 import { backward } from './layers/sequential.js'
 import { crossEntropy, crossEntropyBackward } from './loss.js'
 import { hasDropout, type Model, modelForward, trainableParameters, withParameters } from './model.js'
@@ -78,6 +78,10 @@ export const trainStep: (kernels: Kernels, model: Model, optimizer: Optimizer, s
 export const trainWordsStep: (kernels: Kernels, model: Model, optimizer: Optimizer, state: OptimizerState, batch: WordBatch) => StepResult =
   stepWith((kernels, model, batch: WordBatch) => sequenceGradients(kernels, model, packWords(batch)))
 
+/** `trainStep` in the sequence view, on windows of running text (`sequence.ts`). */
+export const trainWindowsStep: (kernels: Kernels, model: Model, optimizer: Optimizer, state: OptimizerState, batch: WindowBatch) => StepResult =
+  stepWith((kernels, model, batch: WindowBatch) => sequenceGradients(kernels, model, packWindows(batch)))
+
 /** Mean cross-entropy of a batch in eval mode. */
 export const batchLoss = (kernels: Kernels, model: Model, batch: Batch): number =>
   kernels.scope(() => crossEntropy(kernels, modelForward(kernels, model, batch.contexts, 'eval').y, batch.targets).loss)
@@ -147,3 +151,7 @@ export const pureSession: (kernels: Kernels, model: Model, optimizer: Optimizer,
 /** A session over the pure `trainWordsStep`, the sequence view on whole words: works with any kernels. */
 export const pureWordsSession: (kernels: Kernels, model: Model, optimizer: Optimizer, state: OptimizerState) => TrainingSession<WordBatch> =
   sessionOf(trainWordsStep)
+
+/** A session over the pure `trainWindowsStep`, the sequence view on windows of running text: works with any kernels. */
+export const pureWindowsSession: (kernels: Kernels, model: Model, optimizer: Optimizer, state: OptimizerState) => TrainingSession<WindowBatch> =
+  sessionOf(trainWindowsStep)

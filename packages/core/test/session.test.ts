@@ -29,10 +29,10 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
-  adamW, backward, batchLoss, createWasmKernels, leanWordsSession, pureWordsSession, crossEntropy, crossEntropyBackward, flatMlp, indices, integers, leanSession, logitsWidth,
+  adamW, backward, batchLoss, createWasmKernels, leanWindowsSession, leanWordsSession, pureWindowsSession, pureWordsSession, crossEntropy, crossEntropyBackward, flatMlp, indices, integers, leanSession, logitsWidth,
   modelForward, parameters, pureSession, receptiveField, referenceKernels, seeded, sgd,
   trainableParameters, uniforms, wasmKernelsUnavailable, wavenet, withStepSeed,
-  type Batch, type Kernels, type Model, type Optimizer, type TrainingSession, type WasmKernels, type WordBatch,
+  type Batch, type Kernels, type Model, type Optimizer, type TrainingSession, type WasmKernels, type WindowBatch, type WordBatch,
 } from '../src/index.js'
 import { wasmInternals } from '../src/kernels/wasm.js'
 import { snapshot } from './support/layers.js'
@@ -65,7 +65,7 @@ const stepPure = (session: TrainingSession, batch: Batch): number => {
 }
 
 /** What a session holds, as bytes: every model tensor (running statistics included) and the optimizer state. */
-const held = (session: TrainingSession<Batch> | TrainingSession<WordBatch>): unknown => {
+const held = (session: TrainingSession<Batch> | TrainingSession<WordBatch> | TrainingSession<WindowBatch>): unknown => {
   const { model, state } = session.snapshot()
   return snapshot({ tensors: parameters(model), state })
 }
@@ -217,6 +217,40 @@ describe('leanWordsSession equals pureWordsSession on the same kernels, bit for 
           try {
             const pure = pureWordsSession(wasm, model, optimizer, state)
             for (const batch of wordBatches(model, steps, seed)) expect(lean.step(batch)).toBe(pure.step(batch))
+            expect(held(lean)).toEqual(held(pure))
+          } finally {
+            lean.dispose()
+          }
+        }),
+      { numRuns: 60 },
+    )
+  })
+})
+
+describe('leanWindowsSession equals pureWindowsSession on the same kernels, bit for bit', () => {
+  /** `count` batches of 1 to 3 windows of 1 to 4 targets for `model`, from a seed: several shapes, boundary tokens among the ids. */
+  const windowBatches = (model: Model, count: number, seed: number): WindowBatch[] => {
+    const field = receptiveField(model)
+    const vocab = logitsWidth(model)
+    return Array.from({ length: count }, (_, i) => {
+      const [[windows, targets]] = integers(seeded(seed + 3 * i), 2, 3)
+      const [b, t] = [1 + windows!, 2 + targets!]
+      return {
+        tokens: integers(seeded(seed + 3 * i + 1), b * (field - 1 + t), vocab)[0], targets: integers(seeded(seed + 3 * i + 2), b * t, vocab)[0], windows: b,
+        seed: stepSeed(seed, i),
+      }
+    })
+  }
+
+  it('for random trees, flat MLPs and hand-built networks, both optimizers: every loss and the final state', () => {
+    fc.assert(
+      fc.property(modelArbitrary, fc.integer({ min: 1, max: 6 }).chain((steps) => fc.tuple(fc.constant(steps), optimizerArbitrary(steps))), fc.nat(),
+        (model, [steps, optimizer], seed) => {
+          const state = optimizer.init(trainableParameters(model))
+          const lean = leanWindowsSession(wasm, model, optimizer, state)
+          try {
+            const pure = pureWindowsSession(wasm, model, optimizer, state)
+            for (const batch of windowBatches(model, steps, seed)) expect(lean.step(batch)).toBe(pure.step(batch))
             expect(held(lean)).toEqual(held(pure))
           } finally {
             lean.dispose()

@@ -74,6 +74,12 @@ export const setFields = async (page, fields) => {
 /** The text of the element with this id. */
 export const textOf = (page, id) => page.$eval(`#${id}`, (e) => e.textContent)
 
+/** Waits until the element with this id has some text, and returns it. */
+export const shown = async (page, id) => {
+  await page.waitForFunction((i) => document.getElementById(i).textContent !== '', {}, id)
+  return textOf(page, id)
+}
+
 /** Waits until the page is in `state` (`document.body.dataset.state`). */
 export const reached = (page, state, timeout = 30_000) =>
   page.waitForFunction((s) => document.body.dataset.state === s, { timeout, polling: 50 }, state)

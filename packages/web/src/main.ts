@@ -78,6 +78,9 @@ worker.onmessage = ({ data: message }: MessageEvent<FromWorker>) => {
     }
     case 'checkpoint':
       return download(message.bytes)
+    case 'failed':
+      element('error').textContent = message.message
+      return setState('ready')
     case 'error':
       element('error').textContent = message.message
   }

@@ -43,4 +43,7 @@ export type FromWorker =
   | { readonly kind: 'loaded'; readonly summary: ModelSummary; readonly name: string }
   | { readonly kind: 'samples'; readonly words: readonly string[] }
   | { readonly kind: 'checkpoint'; readonly bytes: Uint8Array }
+  /** A request failed; nothing changed. */
   | { readonly kind: 'error'; readonly message: string }
+  /** The run failed to start or to take a step, and is over. */
+  | { readonly kind: 'failed'; readonly message: string }

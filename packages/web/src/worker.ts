@@ -41,6 +41,8 @@ const VALIDATIONS = 20
 /** A run in progress: its fixed parts, and the state its chunks advance. */
 interface Run {
   readonly settings: RunSettings
+  /** The model it started from: its parameters and receptive field, which training does not change. */
+  readonly initial: Model
   readonly vocab: Vocabulary
   readonly optimizer: OptimizerConfig
   readonly session: TrainingSession
@@ -91,7 +93,7 @@ const start = async (settings: RunSettings): Promise<Run> => {
     ? pureSession(kernels, model, rule, state)
     : leanSession(wasm, model, rule, state, settings.batch)
   return {
-    settings, vocab, optimizer, session, advance: exampleSteps(session, model, data, settings.batch),
+    settings, initial: model, vocab, optimizer, session, advance: exampleSteps(session, model, data, settings.batch),
     valWords: parts.val.map((word, i) => orThrow(encode(vocab, word, i))),
     training: await trainingRecord(settings.batch, parts.train, parts.val),
     history: { train: [], val: [] }, rng, step: 0, intervalLoss: 0, intervalSteps: 0, trainMs: 0, paused: false,
@@ -103,9 +105,8 @@ const summary = (model: Model, step: number, steps: number, history: Checkpoint[
 })
 
 const report = (r: Run): void => {
-  const { model } = r.session.snapshot()
   const state = r.step === r.settings.steps ? 'done' : r.paused ? 'paused' : 'training'
-  post({ kind: 'progress', summary: summary(model, r.step, r.settings.steps, r.history), stepsPerSecond: r.step / (r.trainMs / 1000), state })
+  post({ kind: 'progress', summary: summary(r.initial, r.step, r.settings.steps, r.history), stepsPerSecond: r.step / (r.trainMs / 1000), state })
 }
 
 const validate = (r: Run): void => {
@@ -217,7 +218,12 @@ const handle = async (message: ToWorker): Promise<void> => {
   }
 }
 
-scope.onmessage = (event) => {
-  handle(event.data).catch((e: unknown) => post({ kind: 'error', message: e instanceof Error ? e.message : String(e) }))
+scope.onmessage = ({ data: message }) => {
+  handle(message).catch((e: unknown) => {
+    // A run that fails to start or to step is over; any other failure leaves the state as it was.
+    const failed = message.kind === 'train' || message.kind === 'continue'
+    if (failed) stop()
+    post({ kind: failed ? 'failed' : 'error', message: e instanceof Error ? e.message : String(e) })
+  })
 }
 post({ kind: 'ready', backend })

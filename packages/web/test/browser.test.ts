@@ -21,7 +21,7 @@ import {
 import * as E from 'fp-ts/lib/Either.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  chartPixels, findChromium, openPage, reached, reachedStep, sampleInPage, setFields, textOf, trainingDone,
+  chartPixels, findChromium, openPage, reached, reachedStep, sampleInPage, setFields, shown, textOf, trainingDone,
 } from '../scripts/browser.mjs'
 
 const OUTPUT = fileURLToPath(new URL('../test-output/', import.meta.url))
@@ -131,6 +131,13 @@ describe.skipIf(chromium === undefined)(`the page in headless Chromium${chromium
     expect(page.optimizer?.config).toEqual(cli.optimizer?.config)
     expect(page.rng).toEqual(cli.rng)
   }, 120_000)
+
+  it('refuses a file that is no checkpoint, naming it, and keeps the model it has', async () => {
+    await (await session.page.$('#load'))!.uploadFile(join(OUTPUT, 'val.txt'))
+    expect(await shown(session.page, 'error')).toMatch(/^val\.txt: /)
+    expect(await textOf(session.page, 'step')).toBe('2,000 / 2,000')
+    expect(await sampleInPage(session.page, 3, 1, 1)).toHaveLength(3)
+  })
 
   it('loads the checkpoint the CLI wrote and samples the words wavenet sample draws from it', async () => {
     const input = (await session.page.$('#load'))!

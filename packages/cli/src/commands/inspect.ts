@@ -48,6 +48,9 @@ export const inspectCommand = command({
       layers,
       history: checkpoint.history,
       mode: checkpoint.mode ?? 'example',
+      format: checkpoint.mode === 'text' ? 'text' : 'words',
+      // Target characters of a training window, on running text.
+      window: checkpoint.training?.window ?? null,
       optimizer: checkpoint.optimizer?.config.kind ?? null,
       schedule: checkpoint.optimizer === undefined ? null : checkpoint.optimizer.config.shape ?? 'step',
     }
@@ -59,6 +62,7 @@ export const inspectCommand = command({
       : `${summary.arch}   levels ${summary.levels}   group size ${summary.groupSize}${summary.residual === true ? '   residual' : ''}${summary.skip === true ? '   skip' : ''}${summary.dropout ? `   dropout ${summary.dropout}` : ''}`
     yield* Console.log(`parameters ${summary.parameters}   ${recipe}   receptive field ${summary.receptiveField}`)
     yield* Console.log(`vocabulary (${checkpoint.vocab.symbols.length}) ${summary.vocab}`)
+    yield* Console.log(`format ${summary.format}${summary.window === null ? '' : `   window ${summary.window}`}`)
     yield* Console.log(`step ${summary.step}   mode ${summary.mode}   optimizer ${summary.optimizer ?? 'none'}${summary.schedule === null ? '' : `   schedule ${summary.schedule}`}`)
     const lastTrain = checkpoint.history.train[checkpoint.history.train.length - 1]
     const lastVal = checkpoint.history.val[checkpoint.history.val.length - 1]

@@ -64,6 +64,15 @@ export type TensorShapes = Readonly<Record<string, readonly number[]>>
  */
 export interface Packing {
   fusion(kernels: Kernels, x: Tensor, group: number, dilation: number): { readonly nodes: Tensor; readonly sources: IndexTensor }
+  /**
+   * The rows of a level of nodes `stride` steps apart that stand at the
+   * positions of the top level's nodes, in the top level's order: what a
+   * skip connection reads of the level. `undefined` when the level has a
+   * node at every position the top has, row for row (whole words, a
+   * generator). Windows of running text compute a level's nodes only where
+   * its whole field lies in the window, fewer at each level up.
+   */
+  at(stride: number): IndexTensor | undefined
 }
 
 /** A pass in the sequence view: the output nodes, and the time between neighbouring nodes at the output. */

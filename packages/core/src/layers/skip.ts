@@ -3,9 +3,10 @@
  * on the one before's output (one level of the tree each), and the output is
  * the sum of every layer's output at the newest time step: in the tree, each
  * output's last step (the whole output when its time axis is gone); in the
- * sequence view, where every level has a node at every position, each
- * output's nodes. So the head reads every level at the position it predicts
- * from, in both views alike. Every layer's output must have the same width.
+ * sequence view, each output's nodes at the top level's positions (every
+ * node, where every level has a node at every position; the rows the
+ * packing lists, in windows of text). So the head reads every level at the
+ * position it predicts from, in both views alike. Every layer's output must have the same width.
  *
  * The layer adds no tensors and no name: its tensors are body's, as named
  * there (so `fuse.{l}.…` stays the tree's names).
@@ -13,7 +14,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import type { Kernels } from '../kernels/kernels.js'
-import { type Tensor, tensor } from '../tensor.js'
+import { type IndexTensor, type Tensor, tensor } from '../tensor.js'
 import type { Activation, Backward, LayerOps, Mode, Named, Packing } from './layer.js'
 import { descriptionFields, shapeText } from './layer.js'
 import type { Dispatch, Layer, Sequential, SequentialDescription } from './sequential.js'
@@ -38,42 +39,87 @@ interface SkipTape {
   readonly tapes: readonly unknown[]
   /** Shape of each layer's output. */
   readonly shapes: readonly (readonly number[])[]
-  /** Whether the tap is every row (the sequence view) or each row's last step (the tree). */
-  readonly everyRow: boolean
+  /** Where each layer's output was read. */
+  readonly taps: readonly Tap[]
 }
 
-/** The rows, their stride and offset, of an output's newest step: every node (sequence view) or each example's last step (tree). */
-const tap = (shape: readonly number[], everyRow: boolean) => {
+/**
+ * Where an output is read at the newest step: rows at a stride (each
+ * example's last step in the tree; every node in the sequence view), or the
+ * rows a packing lists (windows of text, whose levels hold fewer nodes each).
+ */
+type Tap =
+  | { readonly rows: number; readonly width: number; readonly stride: number; readonly offset: number; readonly list?: undefined }
+  | { readonly rows: number; readonly width: number; readonly list: IndexTensor }
+
+/** The tap of an output of shape `shape`: the rows `list` names, else every row (`everyRow`, the sequence view) or each example's last step. */
+const tapOf = (shape: readonly number[], everyRow: boolean, list: IndexTensor | undefined): Tap => {
   const width = shape[shape.length - 1]!
+  if (list !== undefined) return { rows: list.data.length, width, list }
   const size = shape.reduce((n, d) => n * d, 1)
   if (everyRow || shape.length === 2) return { rows: size / width, stride: width, offset: 0, width }
   const steps = shape[shape.length - 2]!
   return { rows: size / (steps * width), stride: steps * width, offset: (steps - 1) * width, width }
 }
 
-type Pass = (child: Layer, x: Activation) => { y: Tensor; tape: unknown; layer: Layer }
+/** Writes (`first`) or adds the tapped rows of y into `sum` (tap rows × width). */
+const collect = (k: Kernels, y: Tensor, t: Tap, sum: Tensor, first: boolean): void => {
+  if (t.list === undefined) {
+    k.addStrided(y.data, t.stride, t.offset, sum.data, t.width, 0, t.rows, t.width, !first)
+    return
+  }
+  const rows = first ? sum.data : k.alloc(sum.data, t.rows * t.width)
+  k.gather(y.data, t.list.data, rows, t.rows, t.width)
+  if (!first) k.addStrided(rows, t.width, 0, sum.data, t.width, 0, t.rows, t.width, true)
+}
+
+/** The gradient of an output of shape `shape` through its tap: dy on the tapped rows, plus `d` (the gradient from the layer after) when there is one. */
+const spread = (k: Kernels, dy: Tensor, t: Tap, shape: readonly number[], d: Tensor | null): Tensor => {
+  const size = shape.reduce((n, s) => n * s, 1)
+  if (t.list !== undefined) {
+    const data = k.alloc(dy.data, size)
+    k.scatterAdd(dy.data, t.list.data, data, t.rows, t.width, size / t.width)
+    if (d !== null) k.addStrided(data, t.width, 0, d.data, t.width, 0, size / t.width, t.width, true)
+    return d ?? tensor(shape, data)
+  }
+  if (d !== null) {
+    k.addStrided(dy.data, t.width, 0, d.data, t.stride, t.offset, t.rows, t.width, true)
+    return tensor(shape, d.data)
+  }
+  // The last layer's output feeds the sum alone.
+  if (t.offset !== 0 || t.stride !== t.width) throw new RangeError('skip: the last layer must end the time axis')
+  const data = k.alloc(dy.data, size)
+  k.addStrided(dy.data, t.width, 0, data, t.stride, t.offset, t.rows, t.width, false)
+  return tensor(shape, data)
+}
+
+/** A layer's pass, and where its output is read (undefined: as `tapOf` decides without a list). */
+type Pass = (child: Layer, x: Activation) => { y: Tensor; tape: unknown; layer: Layer; list?: IndexTensor | undefined }
 
 const run = (k: Kernels, layer: Skip, x: Activation, everyRow: boolean, pass: Pass) => {
   const tapes: unknown[] = []
   const shapes: (readonly number[])[] = []
+  const taps: Tap[] = []
   const layers: Layer[] = []
   let input = x
   let sum: Tensor | undefined
   for (const child of layer.body.layers) {
     const out = pass(child, input)
+    const t = tapOf(out.y.shape, everyRow, out.list)
     tapes.push(out.tape)
     shapes.push(out.y.shape)
+    taps.push(t)
     layers.push(out.layer)
-    const t = tap(out.y.shape, everyRow)
+    const first = sum === undefined
     if (sum === undefined) sum = tensor([t.rows, t.width], k.alloc(out.y.data, t.rows * t.width))
     else if (sum.shape[1] !== t.width || sum.shape[0] !== t.rows) {
       throw new RangeError(`skip: layer outputs ${shapeText(sum.shape)} and ${shapeText(out.y.shape)} cannot be summed`)
     }
-    k.addStrided(out.y.data, t.stride, t.offset, sum.data, t.width, 0, t.rows, t.width, tapes.length > 1)
+    collect(k, out.y, t, sum, first)
     input = out.y
   }
   const after = layers.every((l, i) => l === layer.body.layers[i]) ? layer : skip({ ...layer.body, layers })
-  return { y: sum!, tape: { tapes, shapes, everyRow } satisfies SkipTape, layer: after }
+  return { y: sum!, tape: { tapes, shapes, taps } satisfies SkipTape, layer: after }
 }
 
 /** Each layer's gradient: its tap's share of dy, plus (but for the last) the gradient flowing back from the layer after it. */
@@ -81,20 +127,7 @@ const back = (k: Kernels, layer: Skip, tape: SkipTape, dy: Tensor, pass: (child:
   const grads: Named[] = []
   let d: Tensor | null = null
   for (let i = layer.body.layers.length - 1; i >= 0; i--) {
-    const shape = tape.shapes[i]!
-    const t = tap(shape, tape.everyRow)
-    let dOut: Tensor
-    if (d === null) {
-      // The last layer's output feeds the sum alone.
-      const data = k.alloc(dy.data, shape.reduce((n, s) => n * s, 1))
-      if (t.offset !== 0 || t.stride !== t.width) throw new RangeError('skip: the last layer must end the time axis')
-      k.addStrided(dy.data, t.width, 0, data, t.stride, t.offset, t.rows, t.width, false)
-      dOut = tensor(shape, data)
-    } else {
-      k.addStrided(dy.data, t.width, 0, d.data, t.stride, t.offset, t.rows, t.width, true)
-      dOut = tensor(shape, d.data)
-    }
-    const out = pass(layer.body.layers[i]!, tape.tapes[i], dOut)
+    const out = pass(layer.body.layers[i]!, tape.tapes[i], spread(k, dy, tape.taps[i]!, tape.shapes[i]!, d))
     grads.push(Object.fromEntries(Object.entries(out.grads).map(([name, g]) => [`${layer.body.names[i]!}.${name}`, g])))
     d = out.dx
     if (d === null && i > 0) throw new RangeError(`no gradient flows into layer ${layer.body.names[i - 1]}: token ids feed only the first layer`)
@@ -112,7 +145,7 @@ export const skipOps = (d: Dispatch): LayerOps<Skip, SkipTape, SkipDescription> 
       const out = run(k, layer, x, true, (child, input) => {
         const step = d.sequenceForward(k, child, input, current, packing, mode)
         current = step.stride
-        return step
+        return { ...step, list: packing.at(current) }
       })
       return { ...out, stride: current }
     },

@@ -1,0 +1,127 @@
+/**
+ * The compiler of recorded calls (`kernels/wasm-program.ts`), seen from its
+ * plan: which kernels the program calls (fused pairs as one call), how many
+ * buffers it places (a temporary written over one read by no later call),
+ * and what it computes (the reference kernels' values).
+ */
+import { describe, expect, it } from 'vitest'
+import { createWasmKernels, referenceKernels as ref } from '../src/index.js'
+import { compileProgram } from '../src/kernels/wasm-program.js'
+import { wasmInternals } from '../src/kernels/wasm.js'
+import { recorder } from '../src/trace.js'
+
+const wasm = createWasmKernels()!
+const arena = wasmInternals(wasm)!.arena
+
+/** Values in the kernels' memory (compiled calls read nothing outside it). */
+const owned = (values: number[]): Float32Array => {
+  const view = wasm.alloc(new Float32Array(0), values.length)
+  view.set(values)
+  return view
+}
+
+/** Compiles what `record` records; returns the kernels each compiled call runs and the sizes of the buffers it places. */
+const plan = (record: (k: ReturnType<typeof recorder>['kernels']) => Map<ArrayBufferView, ArrayBufferView>) => {
+  const recording = recorder()
+  const bindings = record(recording.kernels)
+  const kernels: string[] = []
+  let placed: readonly number[] = []
+  const program = compileProgram(wasm, recording.calls, recording.temporaries, bindings, -1, {
+    wrap: (call, run) => { kernels.push(call.kernel); return run },
+    place: (sizes) => { placed = sizes; return sizes.map((bytes) => arena.reserveMovable(bytes)) },
+  })
+  return { kernels, placed, program }
+}
+
+describe('compiled programs', () => {
+  it('fuse a normalize and the tanh of its output into one call, with the same values', () => {
+    const [rows, cols] = [3, 2]
+    const x = owned([0.5, -1, 2, 0.25, -0.75, 1.5])
+    const [mean, variance, gamma, beta] = [owned([0.1, -0.2]), owned([1.5, 0.5]), owned([1.2, -0.8]), owned([0.05, 0.3])]
+    const out = owned(new Array(6).fill(0))
+    const { kernels, placed, program } = plan((k) => {
+      const xhat = k.alloc(x, 6)
+      const y = k.alloc(x, 6)
+      k.normalize(x, mean, variance, gamma, beta, 1e-5, xhat, y, rows, cols)
+      const h = k.alloc(x, 6)
+      k.tanhForward(y, h, 6)
+      return new Map([[h, out]])
+    })
+    expect(kernels).toEqual(['normalizeTanh'])
+    // xhat is placed; y never reaches memory; h is the caller's buffer; then the scratch.
+    expect(placed.slice(0, -1)).toEqual([24])
+    program.run()
+    const [xhat, y, h] = [new Float32Array(6), new Float32Array(6), new Float32Array(6)]
+    ref.normalize(x, mean, variance, gamma, beta, 1e-5, xhat, y, rows, cols)
+    ref.tanhForward(y, h, 6)
+    out.forEach((v, i) => expect(v).toBeCloseTo(h[i]!, 6))
+  })
+
+  it('write a temporary over one that no later call reads, and never over one read again', () => {
+    const x = owned([0.5, -1, 2, 0.25])
+    const out = owned([0, 0, 0, 0])
+    const chain = plan((k) => {
+      const t1 = k.alloc(x, 4)
+      k.tanhForward(x, t1, 4)
+      const t2 = k.alloc(x, 4)
+      k.tanhForward(t1, t2, 4)
+      const t3 = k.alloc(x, 4)
+      k.tanhForward(t2, t3, 4)
+      return new Map([[t3, out]])
+    })
+    expect(chain.kernels).toEqual(['tanhForward', 'tanhForward', 'tanhForward'])
+    // t2 is written over t1: one buffer of 16 bytes for both.
+    expect(chain.placed.slice(0, -1)).toEqual([16])
+    chain.program.run()
+    out.forEach((v, i) => expect(v).toBeCloseTo(Math.tanh(Math.tanh(Math.tanh(x[i]!))), 6))
+    // When t1 is read again (by the sum), t2 needs its own buffer.
+    const sums = owned([0, 0, 0, 0])
+    const branch = plan((k) => {
+      const t1 = k.alloc(x, 4)
+      k.tanhForward(x, t1, 4)
+      const t2 = k.alloc(x, 4)
+      k.tanhForward(t1, t2, 4)
+      const s = k.alloc(x, 4)
+      k.addStrided(t1, 4, 0, t2, 4, 0, 1, 4, true)
+      k.tanhForward(t2, s, 4)
+      return new Map([[s, sums]])
+    })
+    expect(branch.placed.slice(0, -1)).toEqual([16, 16])
+    branch.program.run()
+    sums.forEach((v, i) => {
+      const t = Math.tanh(x[i]!)
+      expect(v).toBeCloseTo(Math.tanh(t + Math.tanh(t)), 6)
+    })
+  })
+
+  it('multiply a few rows by a constant matrix transposed through a copy transposed once, with the same values', () => {
+    const [n, k] = [3, 4]
+    const b = owned(Array.from({ length: n * k }, (_, i) => Math.sin(i + 1)))
+    const run = (m: number, constant: boolean) => {
+      const a = owned(Array.from({ length: m * k }, (_, i) => Math.cos(i + 1)))
+      const c = owned(new Array(m * n).fill(0))
+      const recording = recorder()
+      recording.kernels.matmul(m, n, k, a, false, b, true, c, false)
+      const calls: unknown[][] = []
+      const program = compileProgram(wasm, recording.calls, recording.temporaries, new Map(), -1, {
+        wrap: (call, f) => { calls.push([...call.args]); return f },
+        ...(constant ? { constants: new Set([b]) } : {}),
+      })
+      program.run()
+      const want = new Float32Array(m * n)
+      ref.matmul(m, n, k, a, false, b, true, want, false)
+      c.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5))
+      return calls[0]!
+    }
+    for (const m of [1, 2]) {
+      const args = run(m, true)
+      expect(args[6], `${m} rows`).toBe(false)
+      expect(args[5]).not.toBe(b)
+      expect(Array.from(args[5] as Float32Array)).toEqual(Array.from({ length: k * n }, (_, i) => b[(i % n) * k + Math.floor(i / n)]!))
+    }
+    // More rows, or a matrix that may change: the product reads b itself.
+    expect(run(3, true)[5]).toBe(b)
+    expect(run(3, true)[6]).toBe(true)
+    expect(run(2, false)[5]).toBe(b)
+  })
+})
