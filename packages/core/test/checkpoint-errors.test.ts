@@ -109,8 +109,8 @@ describe('checkpoint errors, each with its message', () => {
   })
 
   it('mode: example or sequence, absent when not recorded', () => {
-    expect(error(withMetadata('mode', 'words'))).toEqual(bad('mode', 'is not one of example, sequence'))
-    expect(error(withMetadata('mode', ''))).toEqual(bad('mode', 'is not one of example, sequence'))
+    expect(error(withMetadata('mode', 'words'))).toEqual(bad('mode', 'is not one of example, sequence, text'))
+    expect(error(withMetadata('mode', ''))).toEqual(bad('mode', 'is not one of example, sequence, text'))
     expect(decoded(encodeCheckpoint({ ...base, mode: 'example' })).mode).toBe('example')
     expect(decoded(encodeCheckpoint({ ...base, mode: 'sequence' })).mode).toBe('sequence')
     expect('mode' in decoded(encodeCheckpoint(base))).toBe(false)
@@ -119,7 +119,7 @@ describe('checkpoint errors, each with its message', () => {
   })
 
   it('training: exactly a positive batch, a data digest and a backend', () => {
-    const why = 'is not {"batch": N, "data": TEXT, "backend": TEXT}'
+    const why = 'is not {"batch": N, "data": TEXT, "backend": TEXT} (and "window": N on running text)'
     for (const record of ['{"batch":1.5,"data":"x","backend":"wasm"}', '{"batch":8,"data":"x","backend":2}', '{"batch":"8","data":"x","backend":"js"}', '"x"', 'null']) {
       expect(error(withMetadata('training', record)), record).toEqual(bad('training', why))
     }
