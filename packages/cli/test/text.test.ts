@@ -6,6 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { buildVocabulary, encodeCheckpoint, layerParameters, seeded, tensor, wavenet as tree, withTensors } from '@wavenet/core'
 import { describe, expect, it } from 'vitest'
 import { file, lastJson, type Run, scratch, wavenet } from './support.js'
 
@@ -45,6 +46,36 @@ describe('train --format text', () => {
     expect([...sampled.stdout.trimEnd()].length).toBeLessThanOrEqual(204)
     expect(sampled.stdout).toMatch(/the (cat|dog|bird)/)
   }, 120_000)
+
+  it('streams a long passage to stdout as it is drawn, and stops within a second of Ctrl-C', async () => {
+    let killed = 0
+    let streamed = 0
+    // A text model whose head never ends the document: the passage goes on until the signal.
+    const vocab = buildVocabulary(['abc def ghi'])
+    const built = tree({ vocab: vocab.symbols.length, levels: 4, embedding: 8, hidden: 64, seed: 3 })
+    const bias = layerParameters(built.net)['head.bias']!
+    const endless = { ...built, net: withTensors(built.net, { 'head.bias': tensor(bias.shape, Float32Array.from(bias.data, (b, i) => (i === 0 ? -100 : b))) }) }
+    const path = file(dir, 'endless.safetensors', encodeCheckpoint({ model: endless, vocab, step: 0, rng: seeded(1), history: { train: [], val: [] }, mode: 'text' }))
+    const sampled = await wavenet(['sample', '--model', path, '--chars', '100000000'], {
+      // The seed drawn is told on stderr as the passage starts.
+      onStderr: (text, kill) => {
+        if (killed === 0 && /seed \d+/.test(text)) {
+          killed = -1
+          setTimeout(() => {
+            killed = performance.now()
+            kill('SIGINT')
+          }, 1000)
+        }
+      },
+      onStdout: (text) => {
+        if (killed === -1) streamed = text.length
+      },
+    })
+    expect(sampled.code, sampled.stderr).toBe(130)
+    expect(performance.now() - killed).toBeLessThan(1000)
+    // Characters reached stdout before the signal: the passage streams.
+    expect(streamed).toBeGreaterThan(0)
+  }, 60_000)
 
   it('refuses -n for a text model and --chars for a words model, and --mode example on text', async () => {
     expectRefused(await wavenet(['sample', '--model', model, '-n', '3']), /trained on running text: give --chars N/)

@@ -84,6 +84,20 @@ describe('checkpoint errors, each with its message', () => {
     expect(error(withMetadata('history', undefined))).toEqual(bad('history', 'is missing'))
   })
 
+  it('values: a zero running variance is a variance, a negative one is not', () => {
+    const withVariance = (value: number) => rewrite(base, (t) => {
+      const found = t.find((x) => x.name === 'fuse.0.norm.running_var')!
+      const data = Float32Array.from(found.tensor.data)
+      data[2] = value
+      found.tensor = { shape: found.tensor.shape, data }
+    })
+    expect(decoded(withVariance(0)).model).toBeDefined()
+    expect(error(withVariance(-1e-30))).toEqual({
+      kind: 'bad-value', tensor: 'fuse.0.norm.running_var',
+      message: `checkpoint tensor "fuse.0.norm.running_var" holds a negative running variance (${Math.fround(-1e-30)}) at index 2`,
+    })
+  })
+
   it('the history: pairs of a whole step and a loss, for train and val', () => {
     const why = 'is not {"train": [[step, loss], …], "val": [[step, loss], …]}'
     for (const history of ['[]', '{"train":[]}', '{"val":[]}', '{"train":[[1,2]],"val":[[1]]}', '{"train":[[1,2,3]],"val":[]}', '{"train":[[-1,2]],"val":[]}',
@@ -108,22 +122,26 @@ describe('checkpoint errors, each with its message', () => {
     expect(decoded(encodeCheckpoint({ ...base, seed: 0 })).seed).toBe(0)
   })
 
-  it('mode: example or sequence, absent when not recorded', () => {
+  it('mode: example, sequence or text, absent when not recorded', () => {
     expect(error(withMetadata('mode', 'words'))).toEqual(bad('mode', 'is not one of example, sequence, text'))
     expect(error(withMetadata('mode', ''))).toEqual(bad('mode', 'is not one of example, sequence, text'))
-    expect(decoded(encodeCheckpoint({ ...base, mode: 'example' })).mode).toBe('example')
-    expect(decoded(encodeCheckpoint({ ...base, mode: 'sequence' })).mode).toBe('sequence')
+    for (const mode of ['example', 'sequence', 'text'] as const) expect(decoded(encodeCheckpoint({ ...base, mode })).mode).toBe(mode)
     expect('mode' in decoded(encodeCheckpoint(base))).toBe(false)
     expect('training' in decoded(encodeCheckpoint(base))).toBe(false)
     expect('optimizer' in decoded(encodeCheckpoint(base))).toBe(false)
   })
 
-  it('training: exactly a positive batch, a data digest and a backend', () => {
+  it('training: exactly a positive batch, a data digest and a backend, and a positive window on running text', () => {
     const why = 'is not {"batch": N, "data": TEXT, "backend": TEXT} (and "window": N on running text)'
-    for (const record of ['{"batch":1.5,"data":"x","backend":"wasm"}', '{"batch":8,"data":"x","backend":2}', '{"batch":"8","data":"x","backend":"js"}', '"x"', 'null']) {
+    for (const record of ['{"batch":1.5,"data":"x","backend":"wasm"}', '{"batch":8,"data":"x","backend":2}', '{"batch":"8","data":"x","backend":"js"}', '"x"', 'null',
+      '{"batch":8,"data":"x","backend":"js","window":0}', '{"batch":8,"data":"x","backend":"js","window":2.5}', '{"batch":8,"data":"x","window":4}',
+      '{"batch":8,"data":"x","backend":"js","other":4}', '{"batch":8,"data":"x","backend":"js","window":4,"other":1}']) {
       expect(error(withMetadata('training', record)), record).toEqual(bad('training', why))
     }
-    expect(decoded(withMetadata('training', '{"backend":"js","batch":1,"data":""}')).training).toEqual({ batch: 1, data: '', backend: 'js' })
+    const plain = decoded(withMetadata('training', '{"backend":"js","batch":1,"data":""}')).training
+    expect(plain).toEqual({ batch: 1, data: '', backend: 'js' })
+    expect(plain !== undefined && 'window' in plain).toBe(false)
+    expect(decoded(withMetadata('training', '{"batch":8,"data":"x","backend":"js","window":64}')).training).toEqual({ batch: 8, data: 'x', backend: 'js', window: 64 })
   })
 })
 
@@ -183,6 +201,15 @@ describe('the model recipe (config)', () => {
     expect(decoded(v1(wave)).model.config).toEqual(wave)
     expect(error(v1({ ...wave, groupSize: 1 }))).toEqual(bad('config', 'needs positive integer levels and a groupSize of at least 2'))
     expect(error(rewrite(base, (_, m) => { m['version'] = '1'; delete m['config'] }))).toEqual(bad('config', 'is missing'))
+    // A recipe whose network is too large to describe is named as the config's fault.
+    const huge = error(v1({ ...wave, embedding: 2 ** 14, hidden: 2 ** 15 }))
+    expect(huge.kind).toBe('bad-metadata')
+    expect(huge.message).toMatch(/^checkpoint metadata "config" is not a valid network description: ./)
+  })
+
+  it('a model without a recipe has no config at all', () => {
+    const model = decoded(withMetadata('config', undefined)).model
+    expect('config' in model).toBe(false)
   })
 })
 
@@ -203,6 +230,12 @@ describe('tensors and optimizer state', () => {
     expect(error(reshaped('fuse.0.norm.num_batches_tracked', [1]))).toEqual({
       kind: 'wrong-shape', tensor: 'fuse.0.norm.num_batches_tracked', message: 'checkpoint tensor "fuse.0.norm.num_batches_tracked" has shape [1], expected []',
     })
+    expect(error(reshaped('fuse.0.norm.num_batches_tracked', [1, 1])).message).toBe('checkpoint tensor "fuse.0.norm.num_batches_tracked" has shape [1, 1], expected []')
+    // A shape of fewer axes is wrong even when the axes it has agree.
+    expect(error(rewrite(base, (t) => {
+      const found = t.find((x) => x.name === 'head.weight')!
+      found.tensor = { shape: [V], data: found.tensor.data.slice(0, V) }
+    }))).toEqual({ kind: 'wrong-shape', tensor: 'head.weight', message: `checkpoint tensor "head.weight" has shape [${V}], expected [${V}, 4]` })
     expect(error(rewrite(base, (t) => { t.push({ name: 'extra', tensor: { shape: [1], data: Float32Array.of(1) } }) }))).toEqual({
       kind: 'unexpected-tensor', tensor: 'extra', message: 'checkpoint has an unexpected tensor "extra"',
     })
@@ -224,6 +257,20 @@ describe('tensors and optimizer state', () => {
     })).message).toBe('checkpoint has an unexpected tensor "optimizer.m.fuse.0.norm.running_mean"')
   })
 
+  it('a network that sees more context than the limit, however well its tensors match', () => {
+    // One symbol, one channel: (B, 2^21) → flatten 2^10 → flatten 2^11 → linear to 1 logit, 2^21 weights (8 MiB).
+    const field = 2 ** 21
+    const network = {
+      kind: 'sequential', names: ['embedding', 'a', 'b', 'head'],
+      layers: [{ kind: 'embedding', vocab: 1, dim: 1 }, { kind: 'flatten', n: 2 ** 10 }, { kind: 'flatten', n: 2 ** 11 }, { kind: 'linear', in: field, out: 1, bias: false }],
+    }
+    const bytes = encodeSafetensors([
+      { name: 'embedding.weight', tensor: { shape: [1, 1], data: Float32Array.of(1) } },
+      { name: 'head.weight', tensor: { shape: [1, field], data: new Float32Array(field) } },
+    ], { format: 'wavenet', version: '2', network: JSON.stringify(network), vocab: '[""]', step: '0', rng: '[1,2,3,4]', history: '{"train":[],"val":[]}' })
+    expect(error(bytes)).toEqual(bad('network', `sees ${field} characters of context, more than ${MAX_RECEPTIVE_FIELD}`))
+  })
+
   it('the optimizer: its configuration checked field by field, its state at its own step', () => {
     const read = decoded(encodeCheckpoint({ ...withOptimizer, optimizer: { ...withOptimizer.optimizer!, state: { ...withOptimizer.optimizer!.state, step: 7 } } }))
     expect(read.optimizer?.config).toEqual(adamConfig)
@@ -242,6 +289,15 @@ describe('tensors and optimizer state', () => {
       expect(error(withMetadata('optimizer', JSON.stringify({ ...stored, ...edit }), withOptimizer)), JSON.stringify(edit)).toEqual(why)
     }
     expect(error(withMetadata('optimizer', '[]', withOptimizer))).toEqual(why)
+    expect(error(withMetadata('optimizer', 'null', withOptimizer))).toEqual(why)
+    // JSON has no infinity, but a number too large for a double parses as one.
+    const text = JSON.stringify(stored)
+    for (const [field, value] of [['lr', 0.003], ['decayAt', 0.75], ['decay', 0.1], ['eps', 1e-8], ['weightDecay', 0.01]] as const) {
+      const infinite = text.replace(`"${field}":${JSON.stringify(value)}`, `"${field}":1e999`)
+      expect(infinite, field).not.toBe(text)
+      expect(error(withMetadata('optimizer', infinite, withOptimizer)), field).toEqual(why)
+    }
+    expect(error(withMetadata('optimizer', text.replace('"betas":[0.9,0.999]', '"betas":[0.9,1e999]'), withOptimizer))).toEqual(why)
     expect(error(withMetadata('optimizer', '{"kind":', withOptimizer))).toEqual(bad('optimizer', 'is not valid JSON'))
     // Zero is a valid decay, decayAt, weight decay and beta; each schedule shape is read back.
     for (const edit of [{ decayAt: 0, decay: 0, weightDecay: 0, betas: [0, 0] }, { shape: 'cosine' }, { shape: 'step' }]) {

@@ -10,6 +10,7 @@ describe('cross-entropy', () => {
     expect(() => crossEntropy(k, logits, indices([2], Int32Array.of(-1, 0)))).toThrow('target -1 outside the 3 classes')
     expect(() => crossEntropy(k, logits, indices([3], Int32Array.of(0, 0, 0)))).toThrow('2 rows of logits but 3 targets')
     expect(() => crossEntropy(k, tensor([6], logits.data), indices([6], new Int32Array(6)))).toThrow('cross-entropy expects (B, V) logits, got [6]')
+    expect(() => crossEntropy(k, tensor([2, 3, 1], logits.data), indices([2], new Int32Array(2)))).toThrow('cross-entropy expects (B, V) logits, got [2, 3, 1]')
   })
 
   it('is exact for logits far beyond what exp can hold: each row is shifted by its maximum', () => {

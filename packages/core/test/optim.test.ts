@@ -135,6 +135,7 @@ describe('optimizers, against hand computations', () => {
     const buffer = () => new Float32Array(3)
     expect(() => adam.updateInPlace(referenceKernels, 0, buffer(), buffer(), [buffer()], 3)).toThrow('AdamW needs its m and v slots')
     expect(() => adam.updateInPlace(referenceKernels, 0, buffer(), buffer(), [], 3)).toThrow('AdamW needs its m and v slots')
+    expect(() => adam.updateInPlace(referenceKernels, 0, buffer(), buffer(), [undefined, buffer()] as unknown as Float32Array[], 3)).toThrow('AdamW needs its m and v slots')
   })
 
   it('the cosine schedule stays at lr·decay after its last step, and the step schedule switches exactly at decayAt·totalSteps', () => {

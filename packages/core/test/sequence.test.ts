@@ -6,24 +6,14 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
-  buildVocabulary, createWasmKernels, evaluate, evaluateWords, examples, flatMlp, indices, layerParameters, modelForward, packWords, receptiveField,
-  referenceKernels as k, sampleWords, seeded, sequenceGradients, sequenceLogits, wavenet, withTensors, type Model,
+  buildVocabulary, createWasmKernels, evaluate, evaluateWords, examples, flatMlp, indices, modelForward, packWords, receptiveField,
+  referenceKernels as k, sampleWords, seeded, sequenceLogits, wavenet, type Model,
 } from '../src/index.js'
-import { numericalGradient, relativeError, TOLERANCE } from './support/gradcheck.js'
-import { toFloat64Layer } from './support/layers.js'
+import { expectSequenceGradients } from './support/gradcheck.js'
+import { inFloat64, maxDifference, treeConfig as trees } from './support/trees.js'
 import { networkCase } from './support/stacks.js'
 
-const treeConfig = fc.record({
-  levels: fc.integer({ min: 1, max: 5 }),
-  groupSize: fc.integer({ min: 2, max: 3 }),
-  vocab: fc.integer({ min: 3, max: 8 }),
-  embedding: fc.integer({ min: 1, max: 4 }),
-  hidden: fc.integer({ min: 1, max: 6 }),
-  // WaveNet's residual and skip connections, which must mean the same in both views.
-  residual: fc.boolean(),
-  skip: fc.boolean(),
-  seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-})
+const treeConfig = trees(5)
 
 /** Words of characters 1 … vocab−1 (0 is the boundary). */
 const wordsOf = (vocab: number) => fc.array(fc.array(fc.integer({ min: 1, max: vocab - 1 }), { minLength: 0, maxLength: 9 }).map((w) => Int32Array.from(w)), {
@@ -40,20 +30,12 @@ const contextsOf = (words: readonly Int32Array[], field: number): Int32Array => 
   return Int32Array.from(rows)
 }
 
-const maxDifference = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let worst = 0
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!))
-  return worst
-}
-
 /** Per-example logits (T, V) in eval mode for every output of the words. */
 const perExample = (model: Model, words: readonly Int32Array[]) => {
   const field = receptiveField(model)
   const contexts = contextsOf(words, field)
   return modelForward(k, model, indices([contexts.length / field, field], contexts), 'eval').y.data
 }
-
-const inFloat64 = (model: Model): Model => ({ net: toFloat64Layer(model.net) })
 
 describe('sequence view', () => {
   it('gives every output the logits per-example evaluation gives its context (float32 1e-5, float64 1e-9), trees of 1–5 levels, residual and skip', () => {
@@ -113,13 +95,7 @@ describe('sequence view', () => {
           // Distinct characters in every word so that no batchnorm channel sees a constant.
           const words = [0, 1, 2].map((w) => Int32Array.from({ length: 2 + ((s + w) % 3) }, (_, p) => 1 + ((s + w + 2 * p) % (c.vocab - 1))))
           const packed = packWords({ words })
-          const { grads } = sequenceGradients(k, model, packed)
-          for (const [name, p] of Object.entries(layerParameters(model.net))) {
-            const data = Float64Array.from(p.data)
-            const perturbed: Model = { net: withTensors(model.net, { [name]: { shape: p.shape, data } }) }
-            const numeric = numericalGradient(() => sequenceGradients(k, perturbed, packed).loss, data)
-            expect(relativeError(grads[name]!.data, numeric), `relative error of the gradient of ${name}`).toBeLessThan(TOLERANCE)
-          }
+          expectSequenceGradients(model, packed)
         },
       ),
       { numRuns: 25 },

@@ -32,7 +32,7 @@ import {
   adamW, backward, batchLoss, createWasmKernels, leanWindowsSession, leanWordsSession, pureWindowsSession, pureWordsSession, crossEntropy, crossEntropyBackward, flatMlp, indices, integers, leanSession, logitsWidth,
   modelForward, parameters, pureSession, receptiveField, referenceKernels, seeded, sgd,
   trainableParameters, uniforms, wasmKernelsUnavailable, wavenet, withStepSeed,
-  type Batch, type Kernels, type Model, type Optimizer, type TrainingSession, type WasmKernels, type WindowBatch, type WordBatch,
+  type Batch, type Kernels, type Model, type Optimizer, type OptimizerState, type TrainingSession, type WasmKernels, type WindowBatch, type WordBatch,
 } from '../src/index.js'
 import { wasmInternals } from '../src/kernels/wasm.js'
 import { snapshot } from './support/layers.js'
@@ -65,7 +65,7 @@ const stepPure = (session: TrainingSession, batch: Batch): number => {
 }
 
 /** What a session holds, as bytes: every model tensor (running statistics included) and the optimizer state. */
-const held = (session: TrainingSession<Batch> | TrainingSession<WordBatch> | TrainingSession<WindowBatch>): unknown => {
+const held = <B>(session: TrainingSession<B>): unknown => {
   const { model, state } = session.snapshot()
   return snapshot({ tensors: parameters(model), state })
 }
@@ -193,6 +193,32 @@ describe('withStepSeed', () => {
   })
 })
 
+/**
+ * A sequence-view session's property: the lean session equals the pure one bit for bit, every loss and the final state, for random
+ * models, optimizers and step counts, on the batches `batches` draws for a model from a seed.
+ */
+const expectLeanEqualsPure = <B>(
+  lean: (kernels: WasmKernels, model: Model, optimizer: Optimizer, state: OptimizerState) => TrainingSession<B>,
+  pure: (kernels: Kernels, model: Model, optimizer: Optimizer, state: OptimizerState) => TrainingSession<B>,
+  batches: (model: Model, count: number, seed: number) => B[],
+): void => {
+  fc.assert(
+    fc.property(modelArbitrary, fc.integer({ min: 1, max: 6 }).chain((steps) => fc.tuple(fc.constant(steps), optimizerArbitrary(steps))), fc.nat(),
+      (model, [steps, optimizer], seed) => {
+        const state = optimizer.init(trainableParameters(model))
+        const session = lean(wasm, model, optimizer, state)
+        try {
+          const reference = pure(wasm, model, optimizer, state)
+          for (const batch of batches(model, steps, seed)) expect(session.step(batch)).toBe(reference.step(batch))
+          expect(held(session)).toEqual(held(reference))
+        } finally {
+          session.dispose()
+        }
+      }),
+    { numRuns: 60 },
+  )
+}
+
 describe('leanWordsSession equals pureWordsSession on the same kernels, bit for bit', () => {
   /** `count` batches of 1 to 4 random words (0 to 6 characters) for `model`, from a seed: several shapes. */
   const wordBatches = (model: Model, count: number, seed: number): WordBatch[] => {
@@ -209,21 +235,7 @@ describe('leanWordsSession equals pureWordsSession on the same kernels, bit for 
   }
 
   it('for random trees, flat MLPs and hand-built networks, both optimizers: every loss and the final state', () => {
-    fc.assert(
-      fc.property(modelArbitrary, fc.integer({ min: 1, max: 6 }).chain((steps) => fc.tuple(fc.constant(steps), optimizerArbitrary(steps))), fc.nat(),
-        (model, [steps, optimizer], seed) => {
-          const state = optimizer.init(trainableParameters(model))
-          const lean = leanWordsSession(wasm, model, optimizer, state)
-          try {
-            const pure = pureWordsSession(wasm, model, optimizer, state)
-            for (const batch of wordBatches(model, steps, seed)) expect(lean.step(batch)).toBe(pure.step(batch))
-            expect(held(lean)).toEqual(held(pure))
-          } finally {
-            lean.dispose()
-          }
-        }),
-      { numRuns: 60 },
-    )
+    expectLeanEqualsPure(leanWordsSession, pureWordsSession, wordBatches)
   })
 })
 
@@ -243,21 +255,7 @@ describe('leanWindowsSession equals pureWindowsSession on the same kernels, bit 
   }
 
   it('for random trees, flat MLPs and hand-built networks, both optimizers: every loss and the final state', () => {
-    fc.assert(
-      fc.property(modelArbitrary, fc.integer({ min: 1, max: 6 }).chain((steps) => fc.tuple(fc.constant(steps), optimizerArbitrary(steps))), fc.nat(),
-        (model, [steps, optimizer], seed) => {
-          const state = optimizer.init(trainableParameters(model))
-          const lean = leanWindowsSession(wasm, model, optimizer, state)
-          try {
-            const pure = pureWindowsSession(wasm, model, optimizer, state)
-            for (const batch of windowBatches(model, steps, seed)) expect(lean.step(batch)).toBe(pure.step(batch))
-            expect(held(lean)).toEqual(held(pure))
-          } finally {
-            lean.dispose()
-          }
-        }),
-      { numRuns: 60 },
-    )
+    expectLeanEqualsPure(leanWindowsSession, pureWindowsSession, windowBatches)
   })
 })
 

@@ -8,22 +8,13 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
-  BATCHNORM_DEFAULTS, buildVocabulary, createWasmKernels, evaluateText, indices, layerBuffers, layerParameters, modelForward, packWindows, receptiveField, referenceKernels as k,
-  sampleText, seeded, sequenceGradients, sequenceLogits, splitDocuments, textStream, wavenet, windowAt, windowBatch, withTensors, type Model, type WindowBatch,
+  BATCHNORM_DEFAULTS, buildVocabulary, createWasmKernels, evaluateText, indices, layerBuffers, modelForward, packWindows, receptiveField, referenceKernels as k,
+  sampleText, seeded, sequenceGradients, sequenceLogits, splitDocuments, textStream, wavenet, windowAt, windowBatch, type Model, type WindowBatch,
 } from '../src/index.js'
-import { numericalGradient, relativeError, TOLERANCE } from './support/gradcheck.js'
-import { toFloat64Layer } from './support/layers.js'
+import { expectSequenceGradients } from './support/gradcheck.js'
+import { inFloat64, maxDifference, treeConfig as trees } from './support/trees.js'
 
-const treeConfig = fc.record({
-  levels: fc.integer({ min: 1, max: 4 }),
-  groupSize: fc.integer({ min: 2, max: 3 }),
-  vocab: fc.integer({ min: 3, max: 8 }),
-  embedding: fc.integer({ min: 1, max: 4 }),
-  hidden: fc.integer({ min: 1, max: 6 }),
-  residual: fc.boolean(),
-  skip: fc.boolean(),
-  seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-})
+const treeConfig = trees(4)
 
 /** Windows of a model's field: `windows` of W = R − 1 + T tokens from 0 … vocab−1 (the boundary included), and their targets. */
 const windowsOf = (vocab: number, field: number) =>
@@ -48,14 +39,6 @@ const perExample = (model: Model, contexts: Int32Array) => {
   const field = receptiveField(model)
   return modelForward(k, model, indices([contexts.length / field, field], contexts), 'eval').y.data
 }
-
-const maxDifference = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let worst = 0
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!))
-  return worst
-}
-
-const inFloat64 = (model: Model): Model => ({ net: toFloat64Layer(model.net) })
 
 describe('windows of running text', () => {
   it('give every target the logits per-example evaluation gives its context: trees of 1–4 levels, group size 2–3, residual and skip, both backends', () => {
@@ -90,13 +73,7 @@ describe('windows of running text', () => {
           const tokens = Int32Array.from({ length: 2 * (field - 1 + count) }, (_, i) => 1 + ((s + 2 * i + (i * i) % 5) % (c.vocab - 1)))
           const targets = Int32Array.from({ length: 2 * count }, (_, i) => (s + i) % c.vocab)
           const packed = packWindows({ tokens, targets, windows: 2 })
-          const { grads } = sequenceGradients(k, model, packed)
-          for (const [name, p] of Object.entries(layerParameters(model.net))) {
-            const data = Float64Array.from(p.data)
-            const perturbed: Model = { net: withTensors(model.net, { [name]: { shape: p.shape, data } }) }
-            const numeric = numericalGradient(() => sequenceGradients(k, perturbed, packed).loss, data)
-            expect(relativeError(grads[name]!.data, numeric), `relative error of the gradient of ${name}`).toBeLessThan(TOLERANCE)
-          }
+          expectSequenceGradients(model, packed)
         },
       ),
       { numRuns: 25 },

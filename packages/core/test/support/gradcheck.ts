@@ -2,7 +2,10 @@
  * Central finite differences in float64, and the relative error the gradient
  * properties bound: ‖g − g_fd‖ / max(‖g‖, ‖g_fd‖, 1e-12).
  */
-import { normals, seeded, type Tensor } from '../../src/index.js'
+import { expect } from 'vitest'
+import {
+  layerParameters, type Model, normals, type PackedSequence, referenceKernels, seeded, sequenceGradients, type Tensor, withTensors,
+} from '../../src/index.js'
 
 /**
  * The derivative by the five-point central difference
@@ -56,4 +59,15 @@ export const project = (y: Tensor, r: Tensor): number => {
   let s = 0
   for (let i = 0; i < y.data.length; i++) s += y.data[i]! * r.data[i]!
   return s
+}
+
+/** Expects the sequence view's gradient of every parameter (training mode, reference kernels) to agree with float64 central differences of its loss. */
+export const expectSequenceGradients = (model: Model, packed: PackedSequence): void => {
+  const { grads } = sequenceGradients(referenceKernels, model, packed)
+  for (const [name, p] of Object.entries(layerParameters(model.net))) {
+    const data = Float64Array.from(p.data)
+    const perturbed: Model = { net: withTensors(model.net, { [name]: { shape: p.shape, data } }) }
+    const numeric = numericalGradient(() => sequenceGradients(referenceKernels, perturbed, packed).loss, data)
+    expect(relativeError(grads[name]!.data, numeric), `relative error of the gradient of ${name}`).toBeLessThan(TOLERANCE)
+  }
 }
