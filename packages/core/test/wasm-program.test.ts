@@ -5,7 +5,7 @@
  * and what it computes (the reference kernels' values).
  */
 import { describe, expect, it } from 'vitest'
-import { createWasmKernels, referenceKernels as ref } from '../src/index.js'
+import { createWasmKernels, referenceKernels as ref, type WasmKernels } from '../src/index.js'
 import { compileProgram } from '../src/kernels/wasm-program.js'
 import { wasmInternals } from '../src/kernels/wasm.js'
 import { recorder } from '../src/trace.js'
@@ -50,6 +50,10 @@ describe('compiled programs', () => {
     expect(kernels).toEqual(['normalizeTanh'])
     // xhat is placed; y never reaches memory; h is the caller's buffer; then the scratch.
     expect(placed.slice(0, -1)).toEqual([24])
+    // The fused call takes the scratch a normalize of 2 columns takes.
+    const scratch = wasmInternals(wasm)!.scratchBytes('normalize', [2])
+    expect(scratch).toBeGreaterThan(0)
+    expect(placed.at(-1)).toBe(scratch)
     program.run()
     const [xhat, y, h] = [new Float32Array(6), new Float32Array(6), new Float32Array(6)]
     ref.normalize(x, mean, variance, gamma, beta, 1e-5, xhat, y, rows, cols)
@@ -71,7 +75,7 @@ describe('compiled programs', () => {
     })
     expect(chain.kernels).toEqual(['tanhForward', 'tanhForward', 'tanhForward'])
     // t2 is written over t1: one buffer of 16 bytes for both.
-    expect(chain.placed.slice(0, -1)).toEqual([16])
+    expect(chain.placed).toEqual([16, 0])
     chain.program.run()
     out.forEach((v, i) => expect(v).toBeCloseTo(Math.tanh(Math.tanh(Math.tanh(x[i]!))), 6))
     // When t1 is read again (by the sum), t2 needs its own buffer.
@@ -182,6 +186,9 @@ describe('compiled programs', () => {
     })
     const fused = record(false)
     expect(fused.kernels).toEqual(['tanhNormalizeBackward'])
+    const scratch = wasmInternals(wasm)!.scratchBytes('normalizeBackward', [cols])
+    expect(scratch).toBeGreaterThan(0)
+    expect(fused.placed.at(-1)).toBe(scratch)
     fused.program.run()
     const dy = new Float32Array(6)
     ref.tanhBackward(h, dh, dy, 6)
@@ -225,7 +232,7 @@ describe('compiled programs', () => {
     outside.kernels.tanhForward(new Float32Array(4), outside.kernels.alloc(x, 4), 4)
     expect(() => compileProgram(wasm, outside.calls, outside.temporaries, new Map(), -1))
       .toThrow(new RangeError('a recorded call reads an array outside the WebAssembly memory'))
-    expect(() => compileProgram(ref, outside.calls, outside.temporaries, new Map(), -1))
+    expect(() => compileProgram(ref as unknown as WasmKernels, outside.calls, outside.temporaries, new Map(), -1))
       .toThrow(new TypeError('compileProgram needs kernels made by createWasmKernels'))
     // A temporary bound to a buffer that a later call reads: the buffer would change under it.
     const target = owned([0, 0, 0, 0])
