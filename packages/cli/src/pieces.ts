@@ -98,7 +98,7 @@ export const sampleInPieces = <E, R>(
   })
 
 /** Characters of running text in one sampling piece, at most. */
-const MAX_TEXT_PIECE = 4096
+const MAX_TEXT_PIECE = 2048
 
 /**
  * Characters a piece of running text holds for this model: at least its
@@ -113,8 +113,7 @@ export const textPiece = (model: Model, naive: boolean): number =>
  * the generator after the last. Each piece continues from the last R
  * characters before it (the prefix and what was drawn), which is all the
  * next character sees, so the passage is the one a single `sampleText`
- * draws. Stops where the model ends its document. Fails only with a prefix
- * character outside the vocabulary.
+ * draws. Fails only with a prefix character outside the vocabulary.
  */
 export const sampleTextInPieces = <E, R>(
   kernels: Kernels, model: Model, vocab: Vocabulary, rng: Rng, chars: number, options: Omit<SampleOptions, 'maxLength'>,
@@ -133,8 +132,7 @@ export const sampleTextInPieces = <E, R>(
       current = sampled.right
       const text = [...drawn.join('')]
       yield* each(text.join(''))
-      if (text.length < count) break
-      left -= text.length
+      left -= count
       context = [...context, ...text].slice(-field)
       yield* eventLoopTurn
     }

@@ -90,9 +90,10 @@ export const sampleWords = (
 const TEXT_PIECE = 64
 
 /**
- * A passage of running text from the model: the prefix, then up to `chars`
- * characters drawn one at a time, stopping early where the model ends its
- * document (draws the boundary). The characters drawn are given to `emit`
+ * A passage of running text from the model: the prefix, then `chars`
+ * characters drawn one at a time. The passage is one document: the
+ * boundary, which separates documents, is never drawn (the distribution is
+ * renormalised over the characters). The characters drawn are given to `emit`
  * as they come, a few at a time (the prefix is not). Returns the generator
  * after the draws, or the first prefix character outside the vocabulary.
  */
@@ -112,8 +113,11 @@ export const sampleText = (
     for (const id of prefix.right) generator.push(row, Int32Array.of(id))
     let pending = ''
     for (let i = 0; i < chars; i++) {
-      const id = draw(draws, nextDistribution(generator.logits(row), temperature, topK))
-      if (id === BOUNDARY) break
+      const logits = generator.logits(row)
+      // The passage is one document: never the boundary, which a model trained on documents each after a run of R
+      // boundary tokens expects after boundary tokens nearly always (R − 1 times of R), and at a document's end.
+      logits[BOUNDARY] = Number.NEGATIVE_INFINITY
+      const id = draw(draws, nextDistribution(logits, temperature, topK))
       pending += vocab.symbols[id]!
       if (pending.length >= TEXT_PIECE) {
         emit(pending)

@@ -8,8 +8,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
-  BATCHNORM_DEFAULTS, buildVocabulary, createWasmKernels, evaluateText, indices, layerBuffers, modelForward, packWindows, receptiveField, referenceKernels as k,
-  sampleText, seeded, sequenceGradients, sequenceLogits, splitDocuments, textStream, wavenet, windowAt, windowBatch, type Model, type WindowBatch,
+  BATCHNORM_DEFAULTS, buildVocabulary, createWasmKernels, evaluateText, indices, layerBuffers, layerParameters, modelForward, packWindows, receptiveField, referenceKernels as k,
+  sampleText, seeded, sequenceGradients, sequenceLogits, splitDocuments, textStream, wavenet, windowAt, windowBatch, withTensors, tensor, type Model, type WindowBatch,
 } from '../src/index.js'
 import { expectSequenceGradients } from './support/gradcheck.js'
 import { inFloat64, maxDifference, treeConfig as trees } from './support/trees.js'
@@ -181,14 +181,14 @@ describe('sampling running text', () => {
     return pieces
   }
 
-  it('streams the same passage cached as naive, at most the characters asked for, in pieces, the prefix entering the context', () => {
+  it('streams the same passage cached as naive, the characters asked for, in pieces, the prefix entering the context', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 4 }), fc.nat(), fc.integer({ min: 1, max: 200 }), fc.constantFrom('', 'ab', 'h g'), (levels, seed, chars, prefix) => {
         const model = wavenet({ vocab: vocab.symbols.length, levels, embedding: 3, hidden: 5, residual: seed % 2 === 0, seed })
         const cached = text(model, seed, chars, { prefix })
         expect(text(model, seed, chars, { prefix, naive: true })).toEqual(cached)
         const passage = cached.join('')
-        expect([...passage].length).toBeLessThanOrEqual(chars)
+        expect([...passage].length).toBe(chars)
         expect(cached.slice(0, -1).every((piece) => piece.length === 64)).toBe(true)
         expect(passage.includes('.')).toBe(false)
       }),
@@ -199,5 +199,16 @@ describe('sampling running text', () => {
     // (Nearly greedy draws: an untrained model's logits differ little from context to context.)
     const greedy = (prefix: string) => text(model, 5, 150, { prefix, temperature: 1e-4 }).join('')
     expect(greedy('abc')).not.toEqual(greedy('hhh'))
+  })
+
+  it('never ends the passage: the boundary is not drawn, though the model all but always expects it', () => {
+    // A head that always ends the document: the passage still has every character asked for.
+    const built = wavenet({ vocab: vocab.symbols.length, levels: 2, embedding: 3, hidden: 5, seed: 3 })
+    const bias = layerParameters(built.net)['head.bias']!
+    const ending: Model = { net: withTensors(built.net, { 'head.bias': tensor(bias.shape, Float32Array.from(bias.data, (b, i) => (i === 0 ? 100 : b))) }) }
+    for (const seed of [1, 2, 3]) {
+      expect([...text(ending, seed, 50).join('')]).toHaveLength(50)
+      expect([...text(ending, seed, 50, { prefix: 'ab', temperature: 0.5 }).join('')]).toHaveLength(50)
+    }
   })
 })

@@ -101,13 +101,15 @@ export const trainInPage = async (page, settings, timeout) => {
   return trainingDone(page, timeout)
 }
 
-/** `count` words sampled in the page at `temperature` with `seed`. */
+/** `count` words sampled in the page at `temperature` with `seed`; for a model of running text, a passage of `count` characters, as the list's one item. */
 export const sampleInPage = async (page, count, temperature, seed) => {
   await page.$eval('#samples', (list) => list.replaceChildren())
+  await page.$eval('#passage', (passage) => { passage.textContent = '' })
   await setFields(page, { count, temperature, 'sample-seed': seed })
   await page.click('#sample button')
-  await page.waitForFunction((n) => document.querySelectorAll('#samples li').length === n, {}, count)
-  return page.$$eval('#samples li', (items) => items.map((item) => item.textContent))
+  await page.waitForFunction((n) => document.querySelectorAll('#samples li').length === n || document.getElementById('passage').textContent !== '', {}, count)
+  const words = await page.$$eval('#samples li', (items) => items.map((item) => item.textContent))
+  return words.length > 0 ? words : [await textOf(page, 'passage')]
 }
 
 /** How many pixels of the chart are of each colour (`{ name: [r, g, b] }`). */

@@ -5,8 +5,9 @@
  * `document.body.dataset.state` says where the page is (`loading`, `ready`,
  * `training`, `paused`, `done`, `loaded`), for people and for tests.
  */
+import { RECIPES } from '@wavenet/core'
 import { drawChart } from './chart.js'
-import type { FromWorker, ModelSummary, Points, ToWorker } from './protocol.js'
+import type { DataSet, FromWorker, ModelSummary, Points, ToWorker } from './protocol.js'
 
 const element = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
 const number = (id: string): number => element<HTMLInputElement>(id).valueAsNumber
@@ -32,8 +33,16 @@ const setState = (state: string): void => {
 
 const last = (points: Points): string => (points.length === 0 ? '–' : points[points.length - 1]![1].toFixed(4))
 
+/** Samples of a model of running text are passages of so many characters; of a model of words, so many words. */
+const SAMPLE_COUNTS = { words: 20, characters: 600 } as const
+
 let shown: ModelSummary | undefined
 const show = (summary: ModelSummary): void => {
+  const unit = summary.text ? 'characters' : 'words'
+  if (element('count-name').textContent !== unit) {
+    element('count-name').textContent = unit
+    element<HTMLInputElement>('count').value = String(SAMPLE_COUNTS[unit])
+  }
   shown = summary
   element('step').textContent = `${summary.step.toLocaleString('en')} / ${summary.steps.toLocaleString('en')}`
   element('train-loss').textContent = last(summary.train)
@@ -71,11 +80,14 @@ worker.onmessage = ({ data: message }: MessageEvent<FromWorker>) => {
       element('speed').textContent = '–'
       element('model').textContent = `Loaded ${message.name}: step ${message.summary.step.toLocaleString('en')}.`
       return setState('loaded')
-    case 'samples': {
-      const list = element('samples')
-      list.replaceChildren(...message.words.map((word) => Object.assign(document.createElement('li'), { textContent: word })))
+    case 'samples':
+      element('passage').textContent = ''
+      element('samples').replaceChildren(...message.words.map((word) => Object.assign(document.createElement('li'), { textContent: word })))
       return
-    }
+    case 'passage':
+      element('samples').replaceChildren()
+      element('passage').textContent = message.text
+      return
     case 'checkpoint':
       return download(message.bytes)
     case 'failed':
@@ -92,13 +104,23 @@ worker.onerror = (event) => {
 element<HTMLFormElement>('run').addEventListener('submit', (event) => {
   event.preventDefault()
   element('samples').replaceChildren()
+  element('passage').textContent = ''
   setState('training')
   send({
     kind: 'train',
     settings: {
-      seed: number('seed'), levels: number('levels'), embedding: number('embedding'), hidden: number('hidden'), steps: number('steps'), batch: number('batch'),
+      data: element<HTMLSelectElement>('data').value as DataSet, seed: number('seed'), levels: number('levels'), embedding: number('embedding'),
+      hidden: number('hidden'), steps: number('steps'), batch: number('batch'), window: number('window'),
     },
   })
+})
+/** Each data set's steps and batch when chosen: a tenth of the lecture's run on the names, the text recipe's on the speeches. */
+const DATA_DEFAULTS = { names: { steps: 20_000, batch: RECIPES.example.batch }, speeches: { steps: RECIPES.text.steps, batch: RECIPES.text.batch } }
+element<HTMLSelectElement>('data').addEventListener('change', (event) => {
+  const data = (event.target as HTMLSelectElement).value as DataSet
+  element('window-field').hidden = data !== 'speeches'
+  element<HTMLInputElement>('steps').value = String(DATA_DEFAULTS[data].steps)
+  element<HTMLInputElement>('batch').value = String(DATA_DEFAULTS[data].batch)
 })
 pause.addEventListener('click', () => send({ kind: document.body.dataset['state'] === 'paused' ? 'continue' : 'pause' }))
 element<HTMLFormElement>('sample').addEventListener('submit', (event) => {

