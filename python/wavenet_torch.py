@@ -20,6 +20,8 @@ Layer kinds, as the core's `describe` writes them (packages/core/src/layers):
   statistics taken over every other axis (the lecture's BatchNorm1d on
   (B, T, C)); `num_batches_tracked` is in the file.
 - tanh: nn.Tanh.
+- dropout {p, salt}: nn.Dropout(p), the identity in eval mode (the core draws
+  its training masks from a hash of the step's seed, the salt and the index).
 - sequential {names, layers}: the layers in order, each child's tensors
   named `<name>.<tensor>`; a name may hold dots (`fuse.0.linear`), so the
   children sit in nested containers along the dotted path, which is what
@@ -194,6 +196,8 @@ def build(description):
         return BatchNorm(description["dim"], eps=description["eps"], momentum=description["momentum"])
     if kind == "tanh":
         return nn.Tanh()
+    if kind == "dropout":
+        return nn.Dropout(description["p"])
     if kind == "sequential":
         return Sequential(description["names"], [build(layer) for layer in description["layers"]])
     if kind == "residual":

@@ -22,21 +22,22 @@ const bytes = (n: number): string => (n >= GIB ? `${(n / GIB).toFixed(1)} GiB` :
 /**
  * Scalars of a step's forward activations (B, the batch): the embeddings
  * (B, T, E), each fusion's linear, normalised and tanh outputs (B, T/g^(l+1),
- * H), the logits and probabilities (B, V). In sequence mode each node is
- * computed once per position: B outputs take about 2B rows (tokens and
+ * H) and its dropout's, the logits and probabilities (B, V). In sequence
+ * mode each node is computed once per position: B outputs take about 2B rows (tokens and
  * boundaries) at every level. On running text, `batch` windows of R − 1 +
  * `window` tokens have at most that many nodes at every level.
  */
 export const stepActivations = (recipe: ModelConfig, mode: TrainingMode, batch: number, window: number): number => {
   const { embedding: e, hidden: h, vocab: v } = recipe
   const levels = recipe.kind === 'wavenet' ? recipe.levels : 1
+  const perNode = recipe.kind === 'wavenet' && recipe.dropout !== undefined ? 4 : 3
   const field = recipe.kind === 'wavenet' ? recipe.groupSize ** recipe.levels : recipe.context
-  if (mode === 'sequence') return 2 * batch * (e + 3 * levels * h + 2 * v)
-  if (mode === 'text') return batch * ((field - 1 + window) * (e + 3 * levels * h) + 2 * window * v)
+  if (mode === 'sequence') return 2 * batch * (e + perNode * levels * h + 2 * v)
+  if (mode === 'text') return batch * ((field - 1 + window) * (e + perNode * levels * h) + 2 * window * v)
   let fused = 0
   if (recipe.kind === 'wavenet') for (let steps = field / recipe.groupSize; steps >= 1; steps /= recipe.groupSize) fused += steps
   else fused = 1
-  return batch * (field * e + 3 * fused * h + 2 * v)
+  return batch * (field * e + perNode * fused * h + 2 * v)
 }
 
 /**

@@ -44,6 +44,12 @@ export const positiveNumber = finite.pipe(Schema.positive({ message: () => 'must
 /** A finite number of at least 0. */
 export const nonNegativeNumber = finite.pipe(Schema.nonNegative({ message: () => 'must not be negative' })).annotations({ [PlaceholderId]: 'X' })
 
+/** A probability of dropping: from 0 up to, not including, 1. */
+export const dropProbability = finite.pipe(
+  Schema.greaterThanOrEqualTo(0, { message: () => 'must be at least 0 and below 1' }),
+  Schema.lessThan(1, { message: () => 'must be at least 0 and below 1' }),
+).annotations({ [PlaceholderId]: 'P' })
+
 /** A number from 0 to 1. */
 export const fraction = Schema.Number.pipe(Schema.between(0, 1, { message: () => 'must be between 0 and 1' })).annotations({ [PlaceholderId]: 'X' })
 

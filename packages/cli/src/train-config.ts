@@ -14,7 +14,7 @@
 import { ADAMW_DEFAULTS, LEARNING_RATES, LR_DECAY_AT, RECIPES, type TrainingMode } from '@wavenet/core'
 import { Schema } from 'effect'
 import {
-  choice, file, flag, fraction, nonNegativeNumber, optional, positiveNumber, seedNumber, wholeNumber, withDefault,
+  choice, dropProbability, file, flag, fraction, nonNegativeNumber, optional, positiveNumber, seedNumber, wholeNumber, withDefault,
 } from './options.js'
 
 /** Help for an option that takes its mode's recipe when absent. */
@@ -35,6 +35,8 @@ export const TrainConfig = Schema.Struct({
   groupSize: withDefault(wholeNumber(2, 'a fusion joins neighbours'), 2, 'neighbours fused per level of --arch wavenet'),
   residual: flag('residual connections (--arch wavenet): each level above the first adds its newest input'),
   skip: flag('skip connections (--arch wavenet): the head reads the sum of every level\'s fusion output at the newest step (with --residual, the top level\'s output already is)'),
+  dropout: withDefault(dropProbability, 0,
+    'dropout after each level\'s tanh (--arch wavenet), in training only: the probability of dropping a value; 0, no dropout layers'),
   context: withDefault(wholeNumber(), 8, 'characters of context of --arch mlp'),
   embedding: withDefault(wholeNumber(), 24, 'width of a character vector'),
   hidden: withDefault(wholeNumber(), 128, 'width of a fused vector'),

@@ -186,7 +186,7 @@ const misplacedFlag = (given: Partial<TrainSettings>, arch: ModelConfig['kind'])
   const misplaced = arch === 'wavenet'
     ? given.context === undefined ? undefined : 'context'
     : given.levels !== undefined ? 'levels' : given.groupSize !== undefined ? 'group-size'
-    : given.residual === true ? 'residual' : given.skip === true ? 'skip' : undefined
+    : given.residual === true ? 'residual' : given.skip === true ? 'skip' : (given.dropout ?? 0) > 0 ? 'dropout' : undefined
   const owner = arch === 'wavenet' ? 'mlp' : 'wavenet'
   return misplaced === undefined ? undefined : new UsageError({ message: `--${misplaced} applies to --arch ${owner} only, not to ${arch}` })
 }
@@ -202,7 +202,7 @@ const fresh = (config: Config) =>
       return yield* Effect.fail(new UsageError({ message: '--dataset sotu is running text: --format words does not apply' }))
     }
     const settings = inMode(config.value, format === 'text' ? 'text' : config.value.mode)
-    const { arch, levels, groupSize, context, embedding, hidden, residual, skip, seed } = settings
+    const { arch, levels, groupSize, context, embedding, hidden, residual, skip, dropout, seed } = settings
     const misplaced = misplacedFlag(config.given, arch)
     if (misplaced !== undefined) return yield* Effect.fail(misplaced)
     const field = arch === 'wavenet' ? groupSize ** levels : context
@@ -214,7 +214,10 @@ const fresh = (config: Config) =>
     const data = settings.mode === 'text' ? yield* loadDocuments(settings, seed) : yield* loadWords(settings, seed)
     const vocab = buildVocabulary(data.text)
     const recipe: ModelConfig = arch === 'wavenet'
-      ? { kind: arch, vocab: vocab.symbols.length, levels, groupSize, embedding, hidden, ...(residual ? { residual } : {}), ...(skip ? { skip } : {}) }
+      ? {
+        kind: arch, vocab: vocab.symbols.length, levels, groupSize, embedding, hidden,
+        ...(residual ? { residual } : {}), ...(skip ? { skip } : {}), ...(dropout > 0 ? { dropout } : {}),
+      }
       : { kind: arch, vocab: vocab.symbols.length, context, embedding, hidden }
     // Counted from the description, before a tensor is allocated.
     const scalars = scalarCount(tensorShapes(describeConfig(recipe)))
@@ -248,6 +251,7 @@ const architectureMismatch = (given: Partial<TrainSettings>, recipe: ModelConfig
     differs('group-size', given.groupSize, recipe.kind === 'wavenet' ? recipe.groupSize : undefined),
     differs('residual', given.residual, recipe.kind === 'wavenet' ? recipe.residual === true : undefined),
     differs('skip', given.skip, recipe.kind === 'wavenet' ? recipe.skip === true : undefined),
+    differs('dropout', given.dropout, recipe.kind === 'wavenet' ? recipe.dropout ?? 0 : undefined),
     differs('context', given.context, recipe.kind === 'mlp' ? recipe.context : undefined),
     differs('embedding', given.embedding, recipe.embedding),
     differs('hidden', given.hidden, recipe.hidden),

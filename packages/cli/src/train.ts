@@ -48,24 +48,25 @@ export interface TrainSummary {
 /**
  * A session of the run's mode on the backend, and its step on the batch the
  * generator draws: a minibatch of examples, whole words filling the batch,
- * or windows of running text.
+ * or windows of running text, then the step's dropout seed when the model
+ * has dropout.
  */
 const trainerOf = (backend: Backend, start: Start, optimizer: Optimizer, state: OptimizerState) => {
   const { settings, text } = start
   if (text !== undefined) {
     const session = backend.windowsSession(start.model, optimizer, state)
     return {
-      advance: windowSteps(session, text.stream, receptiveField(start.model), settings.window, settings.batch),
+      advance: windowSteps(session, start.model, text.stream, receptiveField(start.model), settings.window, settings.batch),
       snapshot: () => session.snapshot(),
       dispose: () => session.dispose(),
     }
   }
   if (settings.mode === 'sequence') {
     const session = backend.wordsSession(start.model, optimizer, state)
-    return { advance: wordSteps(session, start.trainWords, settings.batch), snapshot: () => session.snapshot(), dispose: () => session.dispose() }
+    return { advance: wordSteps(session, start.model, start.trainWords, settings.batch), snapshot: () => session.snapshot(), dispose: () => session.dispose() }
   }
   const session = backend.session(start.model, optimizer, state, settings.batch)
-  return { advance: exampleSteps(session, start.train!, settings.batch), snapshot: () => session.snapshot(), dispose: () => session.dispose() }
+  return { advance: exampleSteps(session, start.model, start.train!, settings.batch), snapshot: () => session.snapshot(), dispose: () => session.dispose() }
 }
 
 /** Bytes of a checkpoint of this run: its tensors, and room for the header (metadata, history, tensor entries). */

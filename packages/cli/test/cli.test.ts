@@ -193,18 +193,44 @@ describe('--mode sequence: whole words, each node once', () => {
   })
 })
 
+/** A small tree trained in sequence mode with `flags`, on words of its own: its folder, words, validation words, checkpoint and run. */
+const sequenceTree = async (flags: readonly string[]) => {
+  const dir = scratch()
+  const data = file(dir, 'words.txt', WORDS)
+  const val = file(dir, 'val.txt', 'anna\nella\nmila\nnora\n')
+  const out = join(dir, 'tree.safetensors')
+  const trained = await wavenet(['train', '--data', data, '--val', val, '--embedding', '8', '--hidden', '8', '--mode', 'sequence', '--batch', '40',
+    '--steps', '40', '--out', out, '--json', ...flags])
+  expect(trained.code, trained.stderr).toBe(0)
+  expect(lastJson(await inProcess(['eval', '--model', out, '--data', val, '--json']))['loss']).toBe(lastJson(trained)['valLoss'])
+  return { dir, data, val, out }
+}
+
+describe('--dropout', () => {
+  it('trains a tree with dropout that inspect reports and that evaluates without it; out of range, for mlp or against the checkpoint it is refused', async () => {
+    const { dir, data, val, out } = await sequenceTree(['--levels', '2', '--dropout', '0.2'])
+    const inspected = await inProcess(['inspect', '--model', out, '--json'])
+    expect(lastJson(inspected)['dropout']).toBe(0.2)
+    expect((lastJson(inspected)['layers'] as { kind: string }[]).filter((l) => l.kind === 'dropout')).toHaveLength(2)
+    expect((await inProcess(['inspect', '--model', out])).stdout).toMatch(/dropout 0\.2/)
+    for (const [args, pattern] of [
+      [['--dropout', '1'], /^wavenet: --dropout must be at least 0 and below 1\n$/],
+      [['--dropout', '-0.5'], /^wavenet: --dropout must be at least 0 and below 1\n$/],
+      [['--arch', 'mlp', '--dropout', '0.1'], /--dropout applies to --arch wavenet only/],
+      [['--resume', out, '--dropout', '0.3', '--steps', '50'], /--dropout 0\.3 differs from the checkpoint's 0\.2/],
+    ] as const) {
+      const refused = await inProcess(['train', '--data', data, '--val', val, '--out', join(dir, 'refused.safetensors'), ...args])
+      expect(refused.code).toBe(2)
+      expect(refused.stderr).toMatch(pattern)
+    }
+  })
+})
+
 describe('--residual and --skip', () => {
   it('train a tree with both connections that inspect reports and eval agrees with; mlp refuses them', async () => {
-    const dir = scratch()
-    const data = file(dir, 'words.txt', WORDS)
-    const val = file(dir, 'val.txt', 'anna\nella\nmila\nnora\n')
-    const out = join(dir, 'rs.safetensors')
-    const trained = await wavenet(['train', '--data', data, '--val', val, '--levels', '3', '--embedding', '8', '--hidden', '8', '--residual', '--skip',
-      '--mode', 'sequence', '--batch', '40', '--steps', '40', '--out', out, '--json'])
-    expect(trained.code, trained.stderr).toBe(0)
+    const { dir, data, out } = await sequenceTree(['--levels', '3', '--residual', '--skip'])
     const inspected = lastJson(await wavenet(['inspect', '--model', out, '--json']))
     expect([inspected['residual'], inspected['skip'], inspected['levels']]).toEqual([true, true, 3])
-    expect(lastJson(await wavenet(['eval', '--model', out, '--data', val, '--json']))['loss']).toBe(lastJson(trained)['valLoss'])
     const mlp = await wavenet(['train', '--data', data, '--arch', 'mlp', '--residual', '--steps', '5', '--out', join(dir, 'm.safetensors')])
     expect(mlp.code).toBe(2)
     expect(mlp.stderr).toMatch(/--residual applies to --arch wavenet only/)

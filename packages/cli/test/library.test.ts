@@ -60,13 +60,17 @@ describe('training through the library', () => {
     expect(logits(loaded)).toEqual(logits(summary.model))
   })
 
-  it('resumed from a checkpoint taken at any step, reaches bit-identical parameters, per example and in sequence mode', async () => {
+  it('resumed from a checkpoint taken at any step, reaches bit-identical parameters, per example and in sequence mode, with dropout too', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 59 }), fc.constantFrom('sgd' as const, 'adamw' as const), fc.constantFrom('example' as const, 'sequence' as const), async (at, optimizer, mode) => {
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 59 }), fc.constantFrom('sgd' as const, 'adamw' as const), fc.constantFrom('example' as const, 'sequence' as const),
+        fc.constantFrom(0, 0.2), async (at, optimizer, mode, dropout) => {
         const dir = scratch()
         const writes: { path: string; bytes: Uint8Array }[] = []
         // In sequence mode a batch counts target characters: it must hold the longest word (9 characters, 10 outputs).
-        const config = base(dir, { saveEvery: at, optimizer, mode, batch: mode === 'sequence' ? 24 : 8, lrSchedule: mode === 'sequence' ? 'cosine' : 'step' })
+        const config = base(dir, {
+          saveEvery: at, optimizer, mode, dropout, batch: mode === 'sequence' ? 24 : 8, lrSchedule: mode === 'sequence' ? 'cosine' : 'step',
+        })
         await run(train(config).pipe(Effect.provide(backendLayer('wasm'))), recording(writes))
         const straight = load(config.out)
         // The first checkpoint written (atomically, through a temporary file) is the one of step
@@ -80,8 +84,9 @@ describe('training through the library', () => {
         expect(resumed.mode ?? 'example').toBe(mode)
         expect(bits(resumed)).toEqual(bits(straight))
         expect(resumed.optimizer?.state.step).toBe(straight.optimizer?.state.step)
+        expect(resumed.model.config).toEqual(straight.model.config)
       }),
-      { numRuns: 8 },
+      { numRuns: 12 },
     )
   })
 

@@ -59,10 +59,10 @@ describe.skipIf(skip)(`python/wavenet_torch.py${skip ? ' (skipped: /usr/bin/pyth
     expect(Math.abs(python.loss - cli.loss)).toBeLessThan(1e-5)
   })
 
-  it("evaluates trees with residual and skip connections to wavenet eval's loss, within 1e-5", async () => {
+  it("evaluates trees with residual and skip connections and dropout to wavenet eval's loss, within 1e-5", async () => {
     const vocab = buildVocabulary([...corpus])
     for (const [residual, skipping] of [[true, false], [false, true], [true, true]] as const) {
-      const model = wavenetModel({ vocab: vocab.symbols.length, levels: 2, embedding: 6, hidden: 6, residual, skip: skipping, seed: 5 })
+      const model = wavenetModel({ vocab: vocab.symbols.length, levels: 2, embedding: 6, hidden: 6, residual, skip: skipping, dropout: 0.25, seed: 5 })
       const path = file(dir, `rs-${residual}-${skipping}.safetensors`, encodeCheckpoint({ model, vocab, step: 0, rng: seeded(1), history: { train: [], val: [] } }))
       const { cli, python } = await bothLosses(path, file(dir, 'rs.txt', corpus.join('\n')))
       expect(Math.abs(python.loss - cli.loss), `residual ${residual}, skip ${skipping}`).toBeLessThan(1e-5)

@@ -48,6 +48,54 @@ export function tanhBackward(y: usize, dy: usize, dx: usize, n: i32): void {
   }
 }
 
+/** lowbias32 (Chris Wellons' hash prospector), `dropoutKeeps` in src/kernels/kernels.ts. */
+// @ts-ignore: decorator
+@inline
+function mix32(word: u32): u32 {
+  let x = word ^ (word >> 16)
+  x *= 0x21f0aaad
+  x ^= x >> 15
+  x *= 0x735a2d97
+  return x ^ (x >> 15)
+}
+
+/** mix32 on four lanes. */
+// @ts-ignore: decorator
+@inline
+function mix32x4(word: v128): v128 {
+  let x = v128.xor(word, i32x4.shr_u(word, 16))
+  x = i32x4.mul(x, i32x4.splat(0x21f0aaad))
+  x = v128.xor(x, i32x4.shr_u(x, 15))
+  x = i32x4.mul(x, i32x4.splat(0x735a2d97))
+  return v128.xor(x, i32x4.shr_u(x, 15))
+}
+
+/**
+ * y[i] = x[i]·s where i is kept, else 0, s = 1/(1 − p) in float32; i is kept
+ * when mix32(mix32(i) ^ key) ≥ ⌊p·2^32⌋, key = mix32(seed ^ mix32(salt)):
+ * the reference's rule (`dropoutKeeps`), bit for bit.
+ */
+export function dropout(x: usize, seed: usize, y: usize, n: i32, salt: i32, p: f64): void {
+  const key = mix32(<u32>load<i32>(seed) ^ mix32(<u32>salt))
+  const threshold = <u32>(p * 4294967296.0)
+  const scale = <f32>(1.0 / (1.0 - p))
+  const keys = i32x4.splat(key)
+  const thresholds = i32x4.splat(threshold)
+  const scales = f32x4.splat(scale)
+  let index = i32x4(0, 1, 2, 3)
+  let i = 0
+  for (; i + 4 <= n; i += 4) {
+    const at = <usize>i * 4
+    const kept = i32x4.ge_u(mix32x4(v128.xor(mix32x4(index), keys)), thresholds)
+    v128.store(y + at, v128.and(f32x4.mul(v128.load(x + at), scales), kept))
+    index = i32x4.add(index, i32x4.splat(4))
+  }
+  for (; i < n; i++) {
+    const at = <usize>i * 4
+    store<f32>(y + at, mix32(mix32(<u32>i) ^ key) >= threshold ? load<f32>(x + at) * scale : 0)
+  }
+}
+
 /** dst[j] += src[j] for j < n. */
 // @ts-ignore: decorator
 @inline

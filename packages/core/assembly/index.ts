@@ -3,7 +3,7 @@
 // into that memory, which the JS side (src/kernels/wasm.ts) manages.
 
 export { matmul, matmulScratchBytes } from './matmul'
-export { tanhForward, tanhBackward, broadcastRows, sumRows, gather, scatterAdd, scatterRows, addStrided } from './elementwise'
+export { tanhForward, tanhBackward, dropout, broadcastRows, sumRows, gather, scatterAdd, scatterRows, addStrided } from './elementwise'
 export {
   columnMoments, normalize, normalizeBackward, normalizeScratchBytes, normalizeBackwardScratchBytes,
   normalizeTanh, tanhNormalizeBackward,

@@ -205,11 +205,12 @@ const modelConfig = (value: unknown): Decoded<ModelConfig> => {
       return bad('needs positive integer levels and a groupSize of at least 2')
     }
     if (groupSize ** levels > MAX_RECEPTIVE_FIELD) return bad(`describes a context of more than ${MAX_RECEPTIVE_FIELD} characters`)
-    const { residual, skip } = value
+    const { residual, skip, dropout } = value
     if (![residual, skip].every((flag) => flag === undefined || typeof flag === 'boolean')) return bad('has a residual or skip that is not true or false')
+    if (!(dropout === undefined || (isFinitePositive(dropout) && dropout < 1))) return bad('has a dropout that is not a number above 0 and below 1')
     return E.right({
       kind: 'wavenet', vocab, levels, groupSize, embedding, hidden,
-      ...(residual === true ? { residual } : {}), ...(skip === true ? { skip } : {}),
+      ...(residual === true ? { residual } : {}), ...(skip === true ? { skip } : {}), ...(dropout === undefined ? {} : { dropout }),
     })
   }
   if (value['kind'] === 'mlp') {

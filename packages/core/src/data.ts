@@ -187,6 +187,8 @@ export interface Batch {
   readonly contexts: IndexTensor
   /** (B) */
   readonly targets: IndexTensor
+  /** (1): the step's dropout seed, for a model with dropout layers (see `withStepSeed`). */
+  readonly seed?: IndexTensor
 }
 
 /**

@@ -4,18 +4,22 @@
  * this package bundles for a browser.
  */
 export * from './tensor.js'
-export { type ArrayArg, type KernelArgs, type KernelName, type Kernels, kernelArrays, kernelNames, type Use } from './kernels/kernels.js'
+export {
+  type ArrayArg, dropoutKeeps, type KernelArgs, type KernelName, type Kernels, kernelArrays, kernelNames, SEED_BOUND, type Use,
+} from './kernels/kernels.js'
 export { referenceKernels } from './kernels/reference.js'
 export {
   createWasmKernels, type WasmArena, type WasmKernels, type WasmKernelsOptions, WasmMemoryFull, wasmKernelsUnavailable,
 } from './kernels/wasm.js'
 export * from './random.js'
-export type { Activation, Backward, Forward, LayerOps, Mode, Named, Packing, SequenceOps, SequencePass, TensorShapes } from './layers/layer.js'
+export type { Activation, Backward, Forward, LayerOps, Mode, Named, Packing, SeededTraining, SequenceOps, SequencePass, TensorShapes } from './layers/layer.js'
+export { trainingMode } from './layers/layer.js'
 export * from './layers/embedding.js'
 export * from './layers/flatten.js'
 export * from './layers/linear.js'
 export * from './layers/batchnorm.js'
 export * from './layers/tanh.js'
+export * from './layers/dropout.js'
 export * from './layers/sequential.js'
 export * from './layers/residual.js'
 export * from './layers/skip.js'

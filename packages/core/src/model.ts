@@ -7,19 +7,22 @@
  * whose layer names are the checkpoint's tensor names.
  *
  * wavenet: Embedding(vocab, E), then for each level l = 0 … levels−1
- *   [FlattenConsecutive(g), Linear(g·in, H, no bias), BatchNorm1d(H), Tanh],
+ *   [FlattenConsecutive(g), Linear(g·in, H, no bias), BatchNorm1d(H), Tanh] (then
+ *   Dropout(p) with the `dropout` option),
  * then Linear(H, vocab). Level l+1 fuses g neighbouring nodes of level l, so
  * the top node sees g^levels characters: each added level multiplies the
  * context by g.
  */
+import { isJsonObject } from './json.js'
 import type { Kernels } from './kernels/kernels.js'
 import { BATCHNORM_DEFAULTS, batchNorm1d } from './layers/batchnorm.js'
+import { dropout } from './layers/dropout.js'
 import { initEmbedding } from './layers/embedding.js'
 import { flattenConsecutive } from './layers/flatten.js'
 import { type Forward, type Mode, type Named, shapeText } from './layers/layer.js'
 import { initLinear } from './layers/linear.js'
 import {
-  forward, inputSteps, type LayerDescription, layerBuffers, layerParameters, type Layer, outputShape, type Sequential,
+  describeLayer, forward, inputSteps, type LayerDescription, layerBuffers, layerParameters, type Layer, outputShape, type Sequential,
   type SequentialDescription, sequential, withTensors,
 } from './layers/sequential.js'
 import { residual } from './layers/residual.js'
@@ -39,6 +42,8 @@ export interface WavenetConfig {
   readonly residual?: boolean
   /** WaveNet's skip connections: the head reads the sum of every level's fusion output at the newest step. */
   readonly skip?: boolean
+  /** Dropout after each level's tanh, with this probability (absent: none). */
+  readonly dropout?: number
 }
 
 /** How to make each piece of the tree: layers (`wavenet`) or their descriptions (`describeConfig`). */
@@ -48,6 +53,8 @@ interface Makers<T> {
   linear(fanIn: number): T
   norm(): T
   tanh(): T
+  /** Level l's dropout layer (salted with l). */
+  dropout(p: number, level: number): T
   sequential(named: readonly (readonly [string, T])[]): T
   residual(inner: T): T
   skip(body: T): T
@@ -55,8 +62,9 @@ interface Makers<T> {
 
 /**
  * The tree's hidden layers, named: per level [flatten, linear, norm, tanh]
- * (`fuse.{l}.…`); with residual connections, each level above the first
- * (as WaveNet's) has its linear, norm and tanh in one residual block
+ * (`fuse.{l}.…`), and dropout after the tanh when the config has it; with
+ * residual connections, each level above the first (as WaveNet's) has its
+ * linear, norm and tanh (and dropout) in one residual block
  * (`fuse.{l}.block.…`); with skip connections, the levels inside one skip
  * layer named `fuse` (so the tensors keep their names).
  *
@@ -69,7 +77,10 @@ interface Makers<T> {
 const treeLayers = <T>(config: WavenetConfig, make: Makers<T>): (readonly [string, T])[] => {
   const levels = Array.from({ length: config.levels }, (_, l): (readonly [string, T])[] => {
     const width = l === 0 ? config.embedding : config.hidden
-    const fusion: (readonly [string, T])[] = [['linear', make.linear(config.groupSize * width)], ['norm', make.norm()], ['tanh', make.tanh()]]
+    const fusion: (readonly [string, T])[] = [
+      ['linear', make.linear(config.groupSize * width)], ['norm', make.norm()], ['tanh', make.tanh()],
+      ...(config.dropout === undefined ? [] : [['dropout', make.dropout(config.dropout, l)] as const]),
+    ]
     const body: (readonly [string, T])[] = config.residual === true && l > 0 ? [['block', make.residual(make.sequential(fusion))]] : fusion
     return [['flatten', make.flatten(config.groupSize)], ...body]
   })
@@ -143,12 +154,15 @@ export const wavenet = (options: {
   readonly hidden: number
   readonly residual?: boolean
   readonly skip?: boolean
+  /** Dropout after each level's tanh with this probability, in [0, 1); 0 or absent: no dropout layers. */
+  readonly dropout?: number
   readonly seed: number
 }): Model => {
   const config: WavenetConfig = {
     kind: 'wavenet', vocab: options.vocab, levels: options.levels, groupSize: options.groupSize ?? 2,
     embedding: options.embedding, hidden: options.hidden,
     ...(options.residual === true ? { residual: true } : {}), ...(options.skip === true ? { skip: true } : {}),
+    ...(options.dropout === undefined || options.dropout === 0 ? {} : { dropout: options.dropout }),
   }
   positive('vocab', config.vocab)
   positive('levels', config.levels)
@@ -168,6 +182,7 @@ export const wavenet = (options: {
       },
       norm: () => batchNorm1d(config.hidden),
       tanh,
+      dropout,
       sequential: (named) => sequential(named.map(([, layer]) => layer), named.map(([name]) => name)),
       residual,
       skip,
@@ -215,6 +230,7 @@ export const describeConfig = (config: ModelConfig): SequentialDescription => {
       linear: (fanIn) => ({ kind: 'linear', in: fanIn, out: config.hidden, bias: false }),
       norm: () => ({ kind: 'batchnorm', dim: config.hidden, ...BATCHNORM_DEFAULTS }),
       tanh: () => ({ kind: 'tanh' }),
+      dropout: (p, salt) => ({ kind: 'dropout', p, salt }),
       sequential: (named) => ({ kind: 'sequential', names: named.map(([name]) => name), layers: named.map(([, layer]) => layer) }),
       residual: (inner) => ({ kind: 'residual', inner }),
       skip: (body) => ({ kind: 'skip', body: body as SequentialDescription }),
@@ -269,6 +285,13 @@ export const parameters = (model: Model): Named => {
     }),
   )
 }
+
+/** Whether a described layer holds a dropout layer, at any depth. */
+const describesDropout = (json: unknown): boolean =>
+  Array.isArray(json) ? json.some(describesDropout) : isJsonObject(json) && (json['kind'] === 'dropout' || Object.values(json).some(describesDropout))
+
+/** Whether the model has dropout layers: its training steps then take a seed (see `withStepSeed`). */
+export const hasDropout = (model: Model): boolean => describesDropout(describeLayer(model.net))
 
 /** Number of trainable scalars (the lecture's count: 76,579 for its configuration). */
 export const parameterCount = (model: Model): number =>

@@ -14,8 +14,9 @@ import type { TrainingMode } from './checkpoint.js'
 import { type Examples, minibatch, shuffleSplit, type Split, windowBatch, wordBatch } from './data.js'
 import { ADAMW_DEFAULTS, type OptimizerConfig } from './optim.js'
 import { type Rng, seeded, split } from './random.js'
+import type { Model } from './model.js'
 import type { WindowBatch, WordBatch } from './sequence.js'
-import type { TrainingSession } from './train.js'
+import { type TrainingSession, withStepSeed } from './train.js'
 
 /** Each optimizer's learning rate when none is given. */
 export const LEARNING_RATES = { sgd: 0.1, adamw: 3e-3 } as const
@@ -76,21 +77,29 @@ export const splitRunWords = <A>(seed: number, words: readonly A[]): [Split<A>, 
 /** One step of a run: the loss of the batch drawn from the generator, and the generator after the draw. */
 export type Advance = (rng: Rng) => readonly [number, Rng]
 
-/** Steps of `session` on minibatches of `size` examples drawn uniformly with replacement (`minibatch`). */
-export const exampleSteps = (session: TrainingSession, data: Examples, size: number): Advance => (rng) => {
-  const [batch, next] = minibatch(rng, data, size)
+/**
+ * Steps of `session`, training `model`, on minibatches of `size` examples drawn uniformly with replacement (`minibatch`), each
+ * followed by the step's dropout seed when the model has dropout layers (`withStepSeed`).
+ */
+export const exampleSteps = (session: TrainingSession, model: Model, data: Examples, size: number): Advance => (rng) => {
+  const [batch, next] = withStepSeed(model, minibatch(rng, data, size))
   return [session.step(batch), next]
 }
 
-/** Steps of `session` in the sequence view, on whole words filling `budget` outputs (`wordBatch`). */
-export const wordSteps = (session: TrainingSession<WordBatch>, words: readonly Int32Array[], budget: number): Advance => (rng) => {
-  const [batch, next] = wordBatch(rng, words, budget)
+/** Steps of `session`, training `model`, in the sequence view, on whole words filling `budget` outputs (`wordBatch`), seeded as `exampleSteps`'s. */
+export const wordSteps = (session: TrainingSession<WordBatch>, model: Model, words: readonly Int32Array[], budget: number): Advance => (rng) => {
+  const [batch, next] = withStepSeed(model, wordBatch(rng, words, budget))
   return [session.step(batch), next]
 }
 
-/** Steps of `session` in the sequence view, on `count` windows of `window` target characters drawn from a stream of running text (`windowBatch`). */
-export const windowSteps = (session: TrainingSession<WindowBatch>, stream: Int32Array, field: number, window: number, count: number): Advance => (rng) => {
-  const [batch, next] = windowBatch(rng, stream, field, window, count)
+/**
+ * Steps of `session`, training `model`, in the sequence view, on `count` windows of `window` target characters drawn from a stream of
+ * running text (`windowBatch`), seeded as `exampleSteps`'s.
+ */
+export const windowSteps = (
+  session: TrainingSession<WindowBatch>, model: Model, stream: Int32Array, field: number, window: number, count: number,
+): Advance => (rng) => {
+  const [batch, next] = withStepSeed(model, windowBatch(rng, stream, field, window, count))
   return [session.step(batch), next]
 }
 

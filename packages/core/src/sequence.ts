@@ -23,7 +23,7 @@
  */
 import { BOUNDARY, textStream } from './data.js'
 import type { Kernels } from './kernels/kernels.js'
-import type { Mode, Packing } from './layers/layer.js'
+import { type Mode, type Packing, trainingMode } from './layers/layer.js'
 import { sequenceBackward, sequenceForward } from './layers/sequential.js'
 import { crossEntropy, crossEntropyBackward } from './loss.js'
 import { type Model, receptiveField } from './model.js'
@@ -33,6 +33,8 @@ import type { Gradients } from './train.js'
 /** Words for the sequence view: each word's token ids, without boundary tokens. */
 export interface WordBatch {
   readonly words: readonly Int32Array[]
+  /** (1): the step's dropout seed, for a model with dropout layers (see `withStepSeed`). */
+  readonly seed?: IndexTensor
 }
 
 /** A batch laid out as the sequence view's nodes: whole words (`packWords`) or windows of running text (`packWindows`). */
@@ -45,6 +47,8 @@ export interface PackedSequence extends Packing {
   readonly targets: IndexTensor
   /** For a fusion of `group` nodes `dilation` steps apart, the rows each node of its level fuses (the nodes below are the table). */
   sources(group: number, dilation: number): IndexTensor
+  /** (1): the step's dropout seed, as the batch gave it. */
+  readonly seed?: IndexTensor
 }
 
 /** Outputs (predictions scored) of a word of `length` characters: one per character and the final boundary. */
@@ -108,6 +112,7 @@ export const packWords = (batch: WordBatch): PackedSequence => {
       return data
     }),
     at: () => undefined,
+    ...(batch.seed === undefined ? {} : { seed: batch.seed }),
   }
 }
 
@@ -124,6 +129,8 @@ export interface WindowBatch {
   readonly targets: Int32Array
   /** B, the number of windows. */
   readonly windows: number
+  /** (1): the step's dropout seed, for a model with dropout layers (see `withStepSeed`). */
+  readonly seed?: IndexTensor
 }
 
 /**
@@ -171,6 +178,7 @@ export const packWindows = (batch: WindowBatch): PackedSequence => {
       for (let b = 0; b < windows; b++) for (let t = 0; t < count; t++) data[b * count + t] = b * per + field - stride + t
       return indices([data.length], data)
     },
+    ...(batch.seed === undefined ? {} : { seed: batch.seed }),
   }
 }
 
@@ -193,7 +201,7 @@ export const sequenceLogits = (kernels: Kernels, model: Model, packed: PackedSeq
  * and backward: the sequence view's `gradients`.
  */
 export const sequenceGradients = (kernels: Kernels, model: Model, packed: PackedSequence): Gradients => {
-  const { logits, tape, rows, model: after } = sequenceLogits(kernels, model, packed, 'train')
+  const { logits, tape, rows, model: after } = sequenceLogits(kernels, model, packed, trainingMode(packed.seed))
   const loss = crossEntropy(kernels, logits, packed.targets)
   const dlogits: Tensor = crossEntropyBackward(kernels, loss.tape)
   const [count, classes] = logits.shape as [number, number]

@@ -23,7 +23,7 @@ import type { Kernels } from './kernels/kernels.js'
 import { type WasmKernels, wasmInternals } from './kernels/wasm.js'
 import type { Named } from './layers/layer.js'
 import { layerBuffers } from './layers/sequential.js'
-import { type Model, receptiveField, trainableParameters, withParameters } from './model.js'
+import { hasDropout, type Model, receptiveField, trainableParameters, withParameters } from './model.js'
 import type { Optimizer, OptimizerState } from './optim.js'
 import { type PackedSequence, packWindows, packWords, sequenceGradients, type WindowBatch, type WordBatch } from './sequence.js'
 import { indices, type IndexTensor, tensor } from './tensor.js'
@@ -54,9 +54,11 @@ export const leanSession = (
 ): TrainingSession => {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`)
   const field = receptiveField(model)
+  const dropout = hasDropout(model)
   return open(kernels, model, optimizer, state, options, (compile) => {
     const program = compile((recording, live, input) => gradients(recording, live, {
       contexts: indices([batchSize, field], input(batchSize * field, 'token id')), targets: indices([batchSize], input(batchSize, 'target')),
+      ...seedPlaceholder(dropout, input),
     }))
     return (batch: Batch) => {
       const { contexts, targets } = batch
@@ -64,7 +66,7 @@ export const leanSession = (
         throw new RangeError(`contexts must be (${batchSize}, ${field}), got [${contexts.shape.join(', ')}]`)
       }
       if (targets.data.length !== batchSize) throw new RangeError(`${batchSize} rows of contexts but ${targets.data.length} targets`)
-      return program([contexts.data, targets.data])
+      return program([contexts.data, targets.data, ...seedInput(dropout, batch)])
     }
   })
 }
@@ -96,8 +98,9 @@ export const leanWindowsSession = (
  */
 const sequenceSession = <B>(
   kernels: WasmKernels, model: Model, optimizer: Optimizer, state: OptimizerState, options: LeanSessionOptions, pack: (batch: B) => PackedSequence,
-): TrainingSession<B> =>
-  open(kernels, model, optimizer, state, options, (compile) => {
+): TrainingSession<B> => {
+  const dropout = hasDropout(model)
+  return open(kernels, model, optimizer, state, options, (compile) => {
     /** A program per shape (tokens, outputs), with how to read each of its index lists from a packing, in input order. */
     const programs = new Map<string, { readonly run: Program; readonly lists: readonly ((packed: PackedSequence) => Int32Array)[] }>()
     return (batch: B) => {
@@ -123,6 +126,7 @@ const sequenceSession = <B>(
             tokens: indices(packed.tokens.shape, input(packed.tokens.data.length, 'token id')),
             outputs: indices(packed.outputs.shape, input(packed.outputs.data.length, 'output row')),
             targets: indices(packed.targets.shape, input(packed.targets.data.length, 'target')),
+            ...seedPlaceholder(dropout, input),
             sources,
             fusion: (_kernels, nodes, group, dilation) => ({ nodes, sources: sources(group, dilation) }),
             at: (stride) => list(`at ${stride}`, (p) => p.at(stride), 'tap row'),
@@ -132,9 +136,10 @@ const sequenceSession = <B>(
         found = { run, lists }
         programs.set(shape, found)
       }
-      return found.run([packed.tokens.data, packed.outputs.data, packed.targets.data, ...found.lists.map((read) => read(packed))])
+      return found.run([packed.tokens.data, packed.outputs.data, packed.targets.data, ...seedInput(dropout, packed), ...found.lists.map((read) => read(packed))])
     }
   })
+}
 
 /**
  * Records a pure step and compiles it. The step gets the recording kernels,
@@ -143,6 +148,17 @@ const sequenceSession = <B>(
  * step asked for them.
  */
 type Compile = (step: (recording: Kernels, model: Model, input: (n: number, what: string) => Int32Array) => Gradients) => Program
+
+/** A model with dropout layers takes the step's seed as a program input (one id), never as a constant of the program. */
+const seedPlaceholder = (dropout: boolean, input: (n: number, what: string) => Int32Array): { readonly seed?: IndexTensor } =>
+  (dropout ? { seed: indices([1], input(1, 'dropout seed')) } : {})
+
+/** A batch's input for `seedPlaceholder`: its seed, which a model with dropout layers needs. */
+const seedInput = (dropout: boolean, batch: { readonly seed?: IndexTensor }): Int32Array[] => {
+  if (!dropout) return []
+  if (batch.seed === undefined) throw new RangeError('a model with dropout layers trains on batches with a seed (see withStepSeed)')
+  return [batch.seed.data]
+}
 
 const copies = (named: Named): Named =>
   Object.fromEntries(Object.entries(named).map(([name, t]) => [name, tensor(t.shape, t.data.slice())]))

@@ -4,13 +4,14 @@
  */
 import { type Batch, type Examples, allExamples } from './data.js'
 import type { Kernels } from './kernels/kernels.js'
-import type { Named } from './layers/layer.js'
+import { type Named, trainingMode } from './layers/layer.js'
 import { packWindows, packWords, sequenceGradients, type WindowBatch, type WordBatch } from './sequence.js'
 import { backward } from './layers/sequential.js'
 import { crossEntropy, crossEntropyBackward } from './loss.js'
-import { type Model, modelForward, trainableParameters, withParameters } from './model.js'
+import { hasDropout, type Model, modelForward, trainableParameters, withParameters } from './model.js'
 import type { Optimizer, OptimizerState } from './optim.js'
-import { indices } from './tensor.js'
+import { drawWith, type Rng } from './random.js'
+import { type IndexTensor, indices } from './tensor.js'
 
 export interface StepResult {
   /** The model after the update, with its batchnorm running statistics updated. */
@@ -35,10 +36,26 @@ export interface Gradients {
  * Its results may live in the kernels' working memory.
  */
 export const gradients = (kernels: Kernels, model: Model, batch: Batch): Gradients => {
-  const out = modelForward(kernels, model, batch.contexts, 'train')
+  const out = modelForward(kernels, model, batch.contexts, trainingMode(batch.seed))
   const { loss, tape } = crossEntropy(kernels, out.y, batch.targets)
   const { grads } = backward(kernels, model.net, out.tape, crossEntropyBackward(kernels, tape))
   return { loss, grads, model: out.layer }
+}
+
+/** A dropout seed for one step, drawn from `rng`: one whole number in [0, 2^31). */
+export const stepSeed = (rng: Rng): [IndexTensor, Rng] => drawWith(rng, (draws) => indices([1], Int32Array.of(draws.uint32() >>> 1)))
+
+/**
+ * A batch and the generator after drawing it, given the step's dropout seed
+ * drawn next from that generator when the model has dropout layers. Without
+ * them nothing more is drawn, so such runs draw exactly as they always did.
+ * The seed comes from the run's generator, which a checkpoint keeps: a
+ * resumed run draws the same masks.
+ */
+export const withStepSeed = <B extends { readonly seed?: IndexTensor }>(model: Model, [batch, rng]: readonly [B, Rng]): [B, Rng] => {
+  if (!hasDropout(model)) return [batch, rng]
+  const [seed, next] = stepSeed(rng)
+  return [{ ...batch, seed }, next]
 }
 
 /** A pure training step from a way to compute the gradients: one optimizer update, its working memory reclaimed as it returns. */

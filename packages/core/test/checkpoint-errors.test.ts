@@ -269,6 +269,13 @@ describe('tensors and optimizer state', () => {
       { name: 'head.weight', tensor: { shape: [1, field], data: new Float32Array(field) } },
     ], { format: 'wavenet', version: '2', network: JSON.stringify(network), vocab: '[""]', step: '0', rng: '[1,2,3,4]', history: '{"train":[],"val":[]}' })
     expect(error(bytes)).toEqual(bad('network', `sees ${field} characters of context, more than ${MAX_RECEPTIVE_FIELD}`))
+    // At the limit exactly (2^20, 4 MiB of weights) the network is read.
+    const atLimit = { ...network, layers: [network.layers[0], { kind: 'flatten', n: 2 ** 10 }, { kind: 'flatten', n: 2 ** 10 }, { kind: 'linear', in: MAX_RECEPTIVE_FIELD, out: 1, bias: false }] }
+    const fits = encodeSafetensors([
+      { name: 'embedding.weight', tensor: { shape: [1, 1], data: Float32Array.of(1) } },
+      { name: 'head.weight', tensor: { shape: [1, MAX_RECEPTIVE_FIELD], data: new Float32Array(MAX_RECEPTIVE_FIELD) } },
+    ], { format: 'wavenet', version: '2', network: JSON.stringify(atLimit), vocab: '[""]', step: '0', rng: '[1,2,3,4]', history: '{"train":[],"val":[]}' })
+    expect(decoded(fits).vocab.symbols).toEqual([''])
   })
 
   it('the optimizer: its configuration checked field by field, its state at its own step', () => {

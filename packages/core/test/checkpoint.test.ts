@@ -30,10 +30,10 @@ const small = (seed: number): Model => wavenet({ vocab: V, levels: 2, groupSize:
 const unwrap = <A>(e: E.Either<{ message: string }, A>): A => E.getOrElseW((l: { message: string }) => { throw new Error(l.message) })(e)
 
 describe('checkpoint', () => {
-  it('round-trips trees with residual and skip connections, their recipe included', () => {
+  it('round-trips trees with residual and skip connections and dropout, their recipe included', () => {
     fc.assert(
-      fc.property(fc.nat(), fc.boolean(), fc.boolean(), fc.boolean(), (seed, residual, skip, withOptimizer) => {
-        const model = wavenet({ vocab: V, levels: 3, groupSize: 2, embedding: 4, hidden: 4, residual, skip, seed })
+      fc.property(fc.nat(), fc.boolean(), fc.boolean(), fc.constantFrom(0, 0.1, 0.35), fc.boolean(), (seed, residual, skip, dropout, withOptimizer) => {
+        const model = wavenet({ vocab: V, levels: 3, groupSize: 2, embedding: 4, hidden: 4, residual, skip, dropout, seed })
         const original = checkpointOf(model, withOptimizer)
         const decoded = unwrap(decodeCheckpoint(encodeCheckpoint(original)))
         expect(snapshot(decoded)).toEqual(snapshot(original))
@@ -146,6 +146,7 @@ describe('checkpoint', () => {
         t[i] = { name: 'fuse.0.norm.num_batches_tracked', tensor: { shape: [1], data: Float32Array.of(12) } }
       }))).toBe('wrong-shape')
       expect(kindOf(rewrite((_, m) => { m['config'] = '{"kind":"wavenet"}' }))).toBe('bad-metadata')
+      expect(kindOf(rewrite((_, m) => { m['config'] = m['config']!.replace('}', ',"dropout":1}') }))).toBe('bad-metadata')
       expect(kindOf(rewrite((_, m) => { m['vocab'] = '["", "a"]' }))).toBe('bad-metadata')
       expect(kindOf(rewrite((_, m) => { m['rng'] = '[0,0,0,0]' }))).toBe('bad-metadata')
       expect(kindOf(rewrite((_, m) => { m['step'] = '-1' }))).toBe('bad-metadata')

@@ -31,6 +31,7 @@ const invalid: Record<string, readonly unknown[]> = {
   vocab: [0, -1, 1.5, '3', null, 2 ** 40], dim: [0, -2, 2.5, '4', null, 2 ** 40], n: [0, -1, 0.5, '2', null, 2 ** 30],
   in: [0, -3, 3.5, '3', null, 2 ** 40], out: [0, -3, 3.5, '3', null, 2 ** 40], bias: [1, 'true', null],
   eps: [0, -1e-5, '1e-5', null], momentum: [-0.1, 1.5, '0.1', null],
+  p: [-0.1, 1, 1.5, '0.1', null], salt: [-1, 0.5, 2 ** 31, '2', null],
   names: ['a', [1, 2], null], layers: [{}, 'x', null],
 }
 
@@ -80,6 +81,8 @@ describe('layer descriptions', () => {
     expect(bad({ kind: 'linear', in: 0, out: 3, bias: true })).toMatch(/linear: in must be a whole number from 1/)
     expect(bad({ kind: 'conv', size: 3 })).toMatch(/unknown layer kind "conv"/)
     expect(bad({ kind: 'tanh', slope: 2 })).toMatch(/tanh: unknown field "slope"/)
+    expect(bad({ kind: 'dropout', p: 1, salt: 0 })).toMatch(/dropout: p must be a number from 0 up to \(not including\) 1, got 1/)
+    expect(bad({ kind: 'dropout', p: 0.1, salt: -1 })).toMatch(/dropout: salt must be a whole number/)
     expect(bad({ kind: 'sequential', names: ['a', 'b'], layers: [{ kind: 'tanh' }, { kind: 'flatten' }] }))
       .toMatch(/layer "b": flatten: missing field "n"/)
     expect(bad({ kind: 'sequential', names: ['a', 'a'], layers: [{ kind: 'tanh' }, { kind: 'tanh' }] })).toMatch(/distinct/)

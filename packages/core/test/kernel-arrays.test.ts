@@ -22,6 +22,8 @@ const cases: [KernelName, unknown[], ArrayArg[]][] = [
   ['sumRows', [f(6), f(2), 3, 2], [a(0, 'x', 6, 'in'), a(1, 'out', 2, 'out')]],
   ['tanhForward', [f(5), f(5), 5], [a(0, 'x', 5, 'in'), a(1, 'y', 5, 'out')]],
   ['tanhBackward', [f(5), f(5), f(5), 5], [a(0, 'y', 5, 'in'), a(1, 'dy', 5, 'in'), a(2, 'dx', 5, 'out')]],
+  // The seed is one id, any non-negative int32.
+  ['dropout', [f(5), ids(1), f(5), 5, 3, 0.5], [a(0, 'x', 5, 'in'), a(1, 'seed', 1, 'in', 2 ** 31), a(2, 'y', 5, 'out')]],
   // A table of 11 values in rows of 2 holds 5 whole rows: ids must be below 5.
   ['gather', [f(11), ids(3), f(6), 3, 2], [a(0, 'table', 10, 'in'), a(1, 'ids', 3, 'in', 5), a(2, 'out', 6, 'out')]],
   ['gather', [f(11), ids(3), f(0), 3, 0], [a(0, 'table', 0, 'in'), a(1, 'ids', 3, 'in'), a(2, 'out', 0, 'out')]],

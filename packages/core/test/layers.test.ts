@@ -7,8 +7,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
-  batchNorm1d, embedding, flattenConsecutive, forward, linear, referenceKernels, residual, sequential, skip, tanh, withTensors,
-  type Mode,
+  backward, batchNorm1d, dropout, embedding, flattenConsecutive, forward, linear, referenceKernels, residual, sequential, skip, tanh,
+  withTensors, type Mode,
 } from '../src/index.js'
 import { randomTensor } from './support/gradcheck.js'
 import { ids, stackCase } from './support/stacks.js'
@@ -82,6 +82,16 @@ describe('gradients agree with central differences', () => {
     )
   })
 
+  it('dropout, with a fixed seed: the mask is a constant of the step', () => {
+    fc.assert(
+      fc.property(dim, dim, fc.constantFrom(0, 0.2, 0.5, 0.9), fc.nat(9), seed, (b, c, p, salt, s) => {
+        const mode: Mode = { seed: ids([s], [1]) }
+        expectGradientsAgree(dropout(p, salt), randomTensor(s, [b, 3, c]), mode, projection(randomTensor(s + 1, [b, 3, c])))
+      }),
+      RUNS,
+    )
+  })
+
   it('cross-entropy', () => {
     fc.assert(
       fc.property(dim, fc.integer({ min: 2, max: 8 }), seed, (b, classes, s) => {
@@ -133,6 +143,35 @@ describe('residual and skip connections', () => {
       }),
       RUNS,
     )
+  })
+})
+
+describe('dropout', () => {
+  it('passes its input through in eval mode, its gradient too', () => {
+    const x = randomTensor(1, [4, 6])
+    const out = forward(referenceKernels, dropout(0.5, 0), x, 'eval')
+    expect(out.y).toBe(x)
+    const dy = randomTensor(2, [4, 6])
+    expect(backward(referenceKernels, out.layer, out.tape, dy).dx).toBe(dy)
+  })
+
+  it('in training keeps each value with probability 1 − p, scaled by 1/(1 − p), the same for the same seed, and its gradient the same mask', () => {
+    const x = randomTensor(3, [200, 50])
+    const pass = (seedValue: number, salt: number) => forward(referenceKernels, dropout(0.3, salt), x, { seed: ids([seedValue], [1]) })
+    const out = pass(5, 0)
+    const kept = out.y.data.filter((v) => v !== 0).length / x.data.length
+    expect(Math.abs(kept - 0.7)).toBeLessThan(5 * Math.sqrt((0.3 * 0.7) / x.data.length))
+    expect(out.y.data.every((v, i) => v === 0 || v === x.data[i]! * Math.fround(1 / 0.7))).toBe(true)
+    expect(Array.from(pass(5, 0).y.data)).toEqual(Array.from(out.y.data))
+    expect(Array.from(pass(6, 0).y.data)).not.toEqual(Array.from(out.y.data))
+    expect(Array.from(pass(5, 1).y.data)).not.toEqual(Array.from(out.y.data))
+    const ones = { shape: x.shape, data: new Float64Array(x.data.length).fill(1) }
+    const dx = backward(referenceKernels, out.layer, out.tape, ones).dx!
+    expect(dx.data.every((g, i) => (g === 0) === (out.y.data[i] === 0))).toBe(true)
+  })
+
+  it('refuses to train without the step\'s seed', () => {
+    expect(() => forward(referenceKernels, dropout(0.5, 0), randomTensor(1, [2, 2]), 'train')).toThrow(/seed/)
   })
 })
 

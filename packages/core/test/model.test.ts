@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import {
-  buildVocabulary, describeConfig, describeLayer, examples, flatMlp, indices, logitsWidth, minibatch, parameterCount, parameters,
+  buildVocabulary, describeConfig, describeLayer, dropout, hasDropout, examples, flatMlp, indices, logitsWidth, minibatch, parameterCount, parameters,
   receptiveField, referenceKernels as k, seeded, sequential, tensorShapes, trainStep, sgd, wavenet, batchLoss, parseCorpus,
   modelForward, type Model, type ModelConfig,
 } from '../src/index.js'
@@ -42,6 +42,21 @@ describe('wavenet', () => {
     })
   })
 
+  it('with dropout, has a dropout layer after each level\'s tanh, salted by its level, and the same tensors as without', () => {
+    const plain = wavenet({ ...lecture, levels: 2 })
+    const model = wavenet({ ...lecture, levels: 2, dropout: 0.1 })
+    expect(model.net.names).toEqual([
+      'embedding', 'fuse.0.flatten', 'fuse.0.linear', 'fuse.0.norm', 'fuse.0.tanh', 'fuse.0.dropout',
+      'fuse.1.flatten', 'fuse.1.linear', 'fuse.1.norm', 'fuse.1.tanh', 'fuse.1.dropout', 'head',
+    ])
+    expect(model.net.layers.filter((l) => l.kind === 'dropout')).toEqual([dropout(0.1, 0), dropout(0.1, 1)])
+    expect(parameters(model)).toEqual(parameters(plain))
+    expect([hasDropout(model), hasDropout(plain), hasDropout(wavenet({ ...lecture, dropout: 0 }))]).toEqual([true, false, false])
+    expect(wavenet({ ...lecture, dropout: 0 })).toEqual(wavenet(lecture))
+    expect(hasDropout(wavenet({ ...lecture, residual: true, skip: true, dropout: 0.5 }))).toBe(true)
+    expect(() => wavenet({ ...lecture, dropout: 1 })).toThrow(/dropout p/)
+  })
+
   it('initialises as the lecture: N(0, 1) embeddings, N(0, 1)/sqrt(fanIn) weights, a 0.1-scaled head, zero biases', () => {
     const p = parameters(wavenet({ ...lecture, seed: 7 }))
     const std = (d: ArrayLike<number>): number => {
@@ -77,8 +92,9 @@ describe('models described by their layers', () => {
     fc.record({
       kind: fc.constant('wavenet' as const), vocab: size, levels: fc.integer({ min: 1, max: 4 }), groupSize: fc.integer({ min: 2, max: 3 }), embedding: size, hidden: size,
     }, { requiredKeys: ['kind', 'vocab', 'levels', 'groupSize', 'embedding', 'hidden'] }).chain((c) =>
-      fc.record({ residual: fc.constantFrom(undefined, true), skip: fc.constantFrom(undefined, true) }).map((o) => ({
+      fc.record({ residual: fc.constantFrom(undefined, true), skip: fc.constantFrom(undefined, true), dropout: fc.constantFrom(undefined, 0.25) }).map((o) => ({
         ...c, ...(o.residual === true ? { residual: true } : {}), ...(o.skip === true ? { skip: true } : {}),
+        ...(o.dropout === undefined ? {} : { dropout: o.dropout }),
       }))),
     fc.record({ kind: fc.constant('mlp' as const), vocab: size, context: size, embedding: size, hidden: size }),
   )

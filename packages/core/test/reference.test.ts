@@ -34,6 +34,8 @@ describe('reference kernels', () => {
     check('tanhForward', [y], () => k.tanhForward(values(n + 3), y, n))
     const dx = guarded(n)
     check('tanhBackward', [dx], () => k.tanhBackward(values(n + 3), values(n + 3), dx, n))
+    const dropped = guarded(n)
+    check('dropout', [dropped], () => k.dropout(values(n + 3), Int32Array.of(7), dropped, n, 1, 0.5))
     const gathered = guarded(2 * cols)
     check('gather', [gathered], () => k.gather(values(rows * cols), Int32Array.of(2, 0), gathered, 2, cols))
     const strided = guarded(rows * cols)
@@ -63,6 +65,29 @@ describe('reference kernels', () => {
       run()
       for (const array of arrays) expect(array[array.length - 1], name).toBe(SENTINEL)
     }
+  })
+
+  it('dropout drops a fraction p, scales the rest by 1/(1 − p) in float32, and draws masks by seed and salt', () => {
+    const n = 20_000
+    const x = Float32Array.from({ length: n }, (_, i) => 1 + (i % 7) / 8)
+    const masked = (seed: number, salt: number, p: number): Float32Array => {
+      const y = new Float32Array(n)
+      k.dropout(x, Int32Array.of(seed), y, n, salt, p)
+      return y
+    }
+    for (const p of [0.1, 0.25, 0.5]) {
+      const y = masked(3, 0, p)
+      const dropped = y.filter((v) => v === 0).length / n
+      // The count of drops is binomial: within 5 standard deviations of n·p.
+      expect(Math.abs(dropped - p)).toBeLessThan(5 * Math.sqrt((p * (1 - p)) / n))
+      expect(y.every((v, i) => v === 0 || v === Math.fround(x[i]! * Math.fround(1 / (1 - p))))).toBe(true)
+    }
+    expect(Array.from(masked(3, 0, 0))).toEqual(Array.from(x))
+    const agreement = (a: Float32Array, b: Float32Array) => a.filter((v, i) => (v === 0) === (b[i] === 0)).length / n
+    // Independent masks at p = 0.5 agree on about half the values.
+    expect(agreement(masked(3, 0, 0.5), masked(3, 0, 0.5))).toBe(1)
+    expect(agreement(masked(3, 0, 0.5), masked(4, 0, 0.5))).toBeLessThan(0.55)
+    expect(agreement(masked(3, 0, 0.5), masked(3, 1, 0.5))).toBeLessThan(0.55)
   })
 
   it('compute scatterAdd and the non-accumulating matmul whatever their output held', () => {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import {
   buildVocabulary, dataDigest, dataGenerator, digestText, distinctLowerCase, examples, exampleSteps, LR_DECAY_AT, minibatch, optimizerConfig, pureSession,
   pureWordsSession, RECIPES, referenceKernels, seeded, sgd, shuffleSplit, split, splitRunWords, trainableParameters, wavenet, wordBatch,
-  wordSteps,
+  stepSeed, wordSteps,
 } from '../src/index.js'
 
 const words = ['emma', 'olivia', 'ava', 'isabella', 'sophia', 'mia', 'amelia', 'harper', 'evelyn', 'abigail']
@@ -35,16 +35,30 @@ describe('run', () => {
     const state = optimizer.init(trainableParameters(model))
     const data = E.getOrElseW(() => { throw new Error('unknown character') })(examples(vocab, words, 4))
     const rng = seeded(5)
-    const [loss, next] = exampleSteps(pureSession(referenceKernels, model, optimizer, state), data, 6)(rng)
+    const [loss, next] = exampleSteps(pureSession(referenceKernels, model, optimizer, state), model, data, 6)(rng)
     const [batch, after] = minibatch(rng, data, 6)
     expect(next).toEqual(after)
     expect(loss).toBe(pureSession(referenceKernels, model, optimizer, state).step(batch))
 
     const ids = words.map((w) => Int32Array.from([...w], (ch) => vocab.symbols.indexOf(ch)))
-    const [wordsLoss, wordsNext] = wordSteps(pureWordsSession(referenceKernels, model, optimizer, state), ids, 20)(rng)
+    const [wordsLoss, wordsNext] = wordSteps(pureWordsSession(referenceKernels, model, optimizer, state), model, ids, 20)(rng)
     const [wordsBatch, wordsAfter] = wordBatch(rng, ids, 20)
     expect(wordsNext).toEqual(wordsAfter)
     expect(wordsLoss).toBe(pureWordsSession(referenceKernels, model, optimizer, state).step(wordsBatch))
+  })
+
+  it("with dropout, draws the step's seed after the batch from the same generator", () => {
+    const vocab = buildVocabulary(words)
+    const model = wavenet({ vocab: vocab.symbols.length, levels: 2, embedding: 4, hidden: 8, dropout: 0.2, seed: 1 })
+    const optimizer = sgd({ lr: 0.1, totalSteps: 10, decayAt: 0.75, decay: 0.1 })
+    const state = optimizer.init(trainableParameters(model))
+    const ids = words.map((w) => Int32Array.from([...w], (ch) => vocab.symbols.indexOf(ch)))
+    const rng = seeded(5)
+    const [loss, next] = wordSteps(pureWordsSession(referenceKernels, model, optimizer, state), model, ids, 20)(rng)
+    const [batch, afterBatch] = wordBatch(rng, ids, 20)
+    const [seed, afterSeed] = stepSeed(afterBatch)
+    expect(next).toEqual(afterSeed)
+    expect(loss).toBe(pureWordsSession(referenceKernels, model, optimizer, state).step({ ...batch, seed }))
   })
 
   it('digests the words as 16 hexadecimal digits of the SHA-256 of the training words, a NUL and the validation words', () => {

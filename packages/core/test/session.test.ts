@@ -31,7 +31,7 @@ import { describe, expect, it } from 'vitest'
 import {
   adamW, backward, batchLoss, createWasmKernels, leanWindowsSession, leanWordsSession, pureWindowsSession, pureWordsSession, crossEntropy, crossEntropyBackward, flatMlp, indices, integers, leanSession, logitsWidth,
   modelForward, parameters, pureSession, receptiveField, referenceKernels, seeded, sgd,
-  trainableParameters, uniforms, wasmKernelsUnavailable, wavenet,
+  trainableParameters, uniforms, wasmKernelsUnavailable, wavenet, withStepSeed,
   type Batch, type Kernels, type Model, type Optimizer, type OptimizerState, type TrainingSession, type WasmKernels, type WindowBatch, type WordBatch,
 } from '../src/index.js'
 import { wasmInternals } from '../src/kernels/wasm.js'
@@ -42,14 +42,17 @@ const maybeWasm = createWasmKernels()
 if (maybeWasm === undefined) throw new Error(`wasm kernels unavailable: ${wasmKernelsUnavailable()}`)
 const wasm: WasmKernels = maybeWasm
 
-/** `count` batches of `size` random examples for `model`, from a seed. */
+/** A step's dropout seed, from a seed: models without dropout layers take it and ignore it. */
+const stepSeed = (seed: number, i: number) => indices([1], Int32Array.of((seed * 7 + i) % 2 ** 31))
+
+/** `count` batches of `size` random examples for `model`, from a seed, each with its dropout seed. */
 const batches = (model: Model, size: number, count: number, seed: number): Batch[] => {
   const field = receptiveField(model)
   const vocab = logitsWidth(model)
   return Array.from({ length: count }, (_, i) => {
     const [contexts] = integers(seeded(seed + 2 * i), size * field, vocab)
     const [targets] = integers(seeded(seed + 2 * i + 1), size, vocab)
-    return { contexts: indices([size, field], contexts), targets: indices([size], targets) }
+    return { contexts: indices([size, field], contexts), targets: indices([size], targets), seed: stepSeed(seed, i) }
   })
 }
 
@@ -76,6 +79,7 @@ const modelArbitrary: fc.Arbitrary<Model> = fc.oneof(
     hidden: fc.integer({ min: 1, max: 12 }),
     residual: fc.boolean(),
     skip: fc.boolean(),
+    dropout: fc.constantFrom(0, 0.1, 0.5),
     seed: fc.nat(),
   }).map(wavenet),
   fc.record({
@@ -132,6 +136,26 @@ describe('leanSession equals pureSession on the same kernels, bit for bit', () =
     lean.dispose()
   })
 
+  it("with dropout, takes each step's seed as an input of the compiled step, never as a constant", () => {
+    const model = wavenet({ vocab: 27, levels: 3, embedding: 24, hidden: 128, dropout: 0.2, seed: 42 })
+    const optimizer = sgd({ lr: 0.1, totalSteps: 8, decayAt: 0.75, decay: 0.1 })
+    const state = optimizer.init(trainableParameters(model))
+    const [batch] = batches(model, 32, 1, 7)
+    const reseeded = { ...batch!, seed: indices([1], Int32Array.of(batch!.seed!.data[0]! + 1)) }
+    const losses = [batch!, reseeded, batch!].map((b) => {
+      const lean = leanSession(wasm, model, optimizer, state, 32)
+      const loss = lean.step(b)
+      expect(loss).toBe(stepPure(pureSession(wasm, model, optimizer, state), b))
+      lean.dispose()
+      return loss
+    })
+    expect(losses[1]).not.toBe(losses[0])
+    expect(losses[2]).toBe(losses[0])
+    const lean = leanSession(wasm, model, optimizer, state, 32)
+    expect(() => lean.step({ contexts: batch!.contexts, targets: batch!.targets })).toThrow(/seed/)
+    lean.dispose()
+  })
+
   it('resumes bit-exactly: N steps, a snapshot, a new session, M steps equal N + M steps in one session', () => {
     fc.assert(
       fc.property(modelArbitrary, fc.integer({ min: 2, max: 6 }), optimizerArbitrary(6), fc.nat(), (model, size, optimizer, seed) => {
@@ -151,6 +175,21 @@ describe('leanSession equals pureSession on the same kernels, bit for bit', () =
       }),
       { numRuns: 20 },
     )
+  })
+})
+
+describe('withStepSeed', () => {
+  it("draws a step's dropout seed after the batch only for a model with dropout layers", () => {
+    const plain = wavenet({ vocab: 5, levels: 1, embedding: 2, hidden: 3, seed: 1 })
+    const dropped = wavenet({ vocab: 5, levels: 1, embedding: 2, hidden: 3, dropout: 0.1, seed: 1 })
+    const batch: WordBatch = { words: [Int32Array.of(1, 2)] }
+    const rng = seeded(9)
+    expect(withStepSeed(plain, [batch, rng])).toEqual([batch, rng])
+    const [seededBatch, next] = withStepSeed(dropped, [batch, rng])
+    expect(seededBatch.words).toBe(batch.words)
+    expect(next).not.toEqual(rng)
+    expect(seededBatch.seed!.data[0]).toBeGreaterThanOrEqual(0)
+    expect(withStepSeed(dropped, [batch, rng])).toEqual([seededBatch, next])
   })
 })
 
@@ -191,7 +230,7 @@ describe('leanWordsSession equals pureWordsSession on the same kernels, bit for 
         return Int32Array.from(chars, (c) => c + 1)
       })
       // Batchnorm in training mode needs two nodes: one character at least beside the boundary node.
-      return { words: words.some((w) => w.length > 0) ? words : [Int32Array.of(1), ...words] }
+      return { words: words.some((w) => w.length > 0) ? words : [Int32Array.of(1), ...words], seed: stepSeed(seed, i) }
     })
   }
 
@@ -210,6 +249,7 @@ describe('leanWindowsSession equals pureWindowsSession on the same kernels, bit 
       const [b, t] = [1 + windows!, 2 + targets!]
       return {
         tokens: integers(seeded(seed + 3 * i + 1), b * (field - 1 + t), vocab)[0], targets: integers(seeded(seed + 3 * i + 2), b * t, vocab)[0], windows: b,
+        seed: stepSeed(seed, i),
       }
     })
   }

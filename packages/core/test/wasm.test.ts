@@ -243,6 +243,26 @@ describe('elementwise and row kernels agree with the reference', () => {
     )
   })
 
+  it('dropout equals the reference bit for bit, in place too', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 300 }), seed, placements, fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.nat(1000), fc.double({ min: 0, max: 0.99, noNaN: true }),
+        (n, s, at, stepSeed, salt, p) => inArena(() => {
+          const x = values(s).uniform(n, -10, 10)
+          const seedIds = place(Int32Array.of(stepSeed), at[0]!)
+          const expected = new Float32Array(n)
+          referenceKernels.dropout(x, seedIds, expected, n, salt, p)
+          const y = place(new Float32Array(n), at[1]!)
+          wasm.dropout(place(x, at[2]!), seedIds, y, n, salt, p)
+          expect(Array.from(y)).toEqual(Array.from(expected))
+          const inPlace = place(x, true)
+          wasm.dropout(inPlace, seedIds, inPlace, n, salt, p)
+          expect(Array.from(inPlace)).toEqual(Array.from(expected))
+        }),
+      ),
+    )
+  })
+
   it('tanhForward in place', () => inArena(() => {
     const x = values(1).uniform(37, -3, 3)
     const expected = Float64Array.from(x, Math.tanh)

@@ -96,7 +96,7 @@ type Trainer = Pick<Run, 'session' | 'advance' | 'validation'>
 /** Per example, as `wavenet train` on the names: minibatches of (context, next character) examples; validation over every word. */
 const onNames = (settings: RunSettings, model: Model, rule: Optimizer, state: OptimizerState, data: Examples, val: readonly Int32Array[]): Trainer => {
   const session = wasm === undefined ? pureSession(kernels, model, rule, state) : leanSession(wasm, model, rule, state, settings.batch)
-  return { session, advance: exampleSteps(session, data, settings.batch), validation: (m) => evaluateWords(kernels, m, val) }
+  return { session, advance: exampleSteps(session, model, data, settings.batch), validation: (m) => evaluateWords(kernels, m, val) }
 }
 
 /** On running text, as `wavenet train --dataset sotu`: windows drawn from the training speeches end to end; validation over each validation speech's opening. */
@@ -107,7 +107,7 @@ const onSpeeches = (
   const session = wasm === undefined ? pureWindowsSession(kernels, model, rule, state) : leanWindowsSession(wasm, model, rule, state)
   const openings = val.map((speech) => speech.subarray(0, VALIDATION_CHARS))
   return {
-    session, advance: windowSteps(session, textStream(train, field), field, settings.window, settings.batch),
+    session, advance: windowSteps(session, model, textStream(train, field), field, settings.window, settings.batch),
     validation: (m) => evaluateText(kernels, m, openings),
   }
 }

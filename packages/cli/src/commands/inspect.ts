@@ -41,6 +41,8 @@ export const inspectCommand = command({
       groupSize: config === undefined ? null : config.kind === 'wavenet' ? config.groupSize : config.context,
       residual: config?.kind === 'wavenet' ? config.residual === true : null,
       skip: config?.kind === 'wavenet' ? config.skip === true : null,
+      // The probability of dropping after each level's tanh in training; 0 without dropout.
+      dropout: config?.kind === 'wavenet' ? config.dropout ?? 0 : null,
       vocab: checkpoint.vocab.symbols.map((s) => (s === '' ? BOUNDARY_DISPLAY : s)).join(''),
       step: checkpoint.step,
       layers,
@@ -57,7 +59,7 @@ export const inspectCommand = command({
     for (const l of summary.layers) yield* Console.log(`${l.name.padEnd(16)}${l.kind.padEnd(11)}${l.output.padEnd(14)}${l.parameters}`)
     yield* Console.log('')
     const recipe = config === undefined ? 'composed by hand'
-      : `${summary.arch}   levels ${summary.levels}   group size ${summary.groupSize}${summary.residual === true ? '   residual' : ''}${summary.skip === true ? '   skip' : ''}`
+      : `${summary.arch}   levels ${summary.levels}   group size ${summary.groupSize}${summary.residual === true ? '   residual' : ''}${summary.skip === true ? '   skip' : ''}${summary.dropout ? `   dropout ${summary.dropout}` : ''}`
     yield* Console.log(`parameters ${summary.parameters}   ${recipe}   receptive field ${summary.receptiveField}`)
     yield* Console.log(`vocabulary (${checkpoint.vocab.symbols.length}) ${summary.vocab}`)
     yield* Console.log(`format ${summary.format}${summary.window === null ? '' : `   window ${summary.window}`}`)

@@ -46,6 +46,16 @@ export interface Kernels {
   /** dx = dy · (1 − y²), the derivative of tanh written with its output y. */
   tanhBackward(y: FloatArray, dy: FloatArray, dx: FloatArray, n: number): void
 
+  /**
+   * Dropout's mask over n values: y[i] = x[i] · s where i is kept, else 0,
+   * with s = 1/(1 − p) rounded to float32 (then y[i] is rounded once to the
+   * buffer's precision, so every backend gives the same bits). Whether i is
+   * kept follows from the step's seed (`seed[0]`), the layer's salt and i
+   * alone, through `dropoutKeeps`: a counter-based integer hash, so the
+   * gradient (the same call on dy) recomputes the mask.
+   */
+  dropout(x: FloatArray, seed: Int32Array, y: FloatArray, n: number, salt: number, p: number): void
+
   /** out[i, :] = table[ids[i], :] for count ids; table rows have `dim` values. */
   gather(table: FloatArray, ids: Int32Array, out: FloatArray, count: number, dim: number): void
 
@@ -169,6 +179,30 @@ export interface ArrayArg {
   readonly bound?: number
 }
 
+/** Dropout seeds are whole numbers in [0, SEED_BOUND): any non-negative int32. */
+export const SEED_BOUND = 2 ** 31
+
+/** lowbias32 (Chris Wellons' hash prospector): a bijection of 32-bit words whose every output bit depends on every input bit. */
+const mix32 = (word: number): number => {
+  let x = word ^ (word >>> 16)
+  x = Math.imul(x, 0x21f0aaad)
+  x ^= x >>> 15
+  x = Math.imul(x, 0x735a2d97)
+  return (x ^ (x >>> 15)) >>> 0
+}
+
+/**
+ * Dropout's keep rule, which every backend implements bit for bit (the
+ * WebAssembly kernel in `assembly/elementwise.ts`): with key =
+ * mix32(seed ^ mix32(salt)), element i is kept when mix32(mix32(i) ^ key),
+ * an unsigned 32-bit word, is at least ⌊p · 2^32⌋. Returns a test of i.
+ */
+export const dropoutKeeps = (seed: number, salt: number, p: number): ((i: number) => boolean) => {
+  const key = mix32(seed ^ mix32(salt))
+  const threshold = Math.floor(p * 2 ** 32)
+  return (i) => mix32(mix32(i) ^ key) >= threshold
+}
+
 const arg = (at: number, name: string, count: number, use: Use, bound?: number): ArrayArg =>
   bound === undefined ? { at, name, count, use } : { at, name, count, use, bound }
 
@@ -184,6 +218,7 @@ export const kernelArrays: { readonly [K in KernelName]: (...args: KernelArgs<K>
   sumRows: (_x, _out, rows, cols) => [arg(0, 'x', rows * cols, 'in'), arg(1, 'out', cols, 'out')],
   tanhForward: (_x, _y, n) => [arg(0, 'x', n, 'in'), arg(1, 'y', n, 'out')],
   tanhBackward: (_y, _dy, _dx, n) => [arg(0, 'y', n, 'in'), arg(1, 'dy', n, 'in'), arg(2, 'dx', n, 'out')],
+  dropout: (_x, _seed, _y, n) => [arg(0, 'x', n, 'in'), arg(1, 'seed', 1, 'in', SEED_BOUND), arg(2, 'y', n, 'out')],
   gather: (table, _ids, _out, count, dim) => {
     // With dim = 0 no row is read, so any id is harmless.
     const rows = dim === 0 ? 0 : Math.floor(table.length / dim)

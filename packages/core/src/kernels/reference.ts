@@ -3,7 +3,7 @@
  * against. Written for clarity over speed; they work in either precision.
  */
 import { allocLike } from '../tensor.js'
-import type { Kernels } from './kernels.js'
+import { dropoutKeeps, type Kernels } from './kernels.js'
 
 export const referenceKernels: Kernels = {
   name: 'js',
@@ -52,6 +52,12 @@ export const referenceKernels: Kernels = {
       const yi = y[i]!
       dx[i] = dy[i]! * (1 - yi * yi)
     }
+  },
+
+  dropout(x, seed, y, n, salt, p) {
+    const keeps = dropoutKeeps(seed[0]!, salt, p)
+    const scale = Math.fround(1 / (1 - p))
+    for (let i = 0; i < n; i++) y[i] = keeps(i) ? x[i]! * scale : 0
   },
 
   gather(table, ids, out, count, dim) {

@@ -43,6 +43,7 @@ const fusedArrays: { readonly [K in FusedKernel]: (args: readonly unknown[]) => 
 const inPlace: Readonly<Record<string, readonly (readonly [number, number])[]>> = {
   tanhForward: [[1, 0]],
   tanhBackward: [[2, 1]],
+  dropout: [[2, 0]],
   normalize: [[6, 0]],
   normalizeTanh: [[6, 0]],
   normalizeBackward: [[6, 0]],

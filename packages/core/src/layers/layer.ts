@@ -13,8 +13,21 @@ import { isJsonObject } from '../json.js'
 import type { Kernels } from '../kernels/kernels.js'
 import type { IndexTensor, Tensor } from '../tensor.js'
 
-/** `train` uses batch statistics and updates running ones; `eval` uses the running ones. */
-export type Mode = 'train' | 'eval'
+/**
+ * `train` uses batch statistics and updates running ones; `eval` uses the
+ * running ones and passes through dropout. Training with dropout layers
+ * takes the step's seed as data (a whole number in [0, 2^31), one element),
+ * from which each dropout layer draws its mask: `{ seed }`.
+ */
+export type Mode = 'train' | 'eval' | SeededTraining
+
+/** Train mode with the step's seed, for networks with dropout layers. */
+export interface SeededTraining {
+  readonly seed: IndexTensor
+}
+
+/** Train mode, seeded when a seed is given. */
+export const trainingMode = (seed: IndexTensor | undefined): Mode => (seed === undefined ? 'train' : { seed })
 
 /** What flows between layers: float activations, or token ids into an embedding. */
 export type Activation = Tensor | IndexTensor
@@ -110,6 +123,16 @@ export interface LayerOps<L, T, D> {
    */
   readonly sequence?: SequenceOps<L, unknown>
 }
+
+/** The ops of a kind without tensors that maps each value alone: its output has its input's shape. */
+export const elementwiseOps = <L, D>(): Pick<LayerOps<L, unknown, D>, 'parameters' | 'buffers' | 'withTensors' | 'outputShape' | 'inputSteps' | 'tensorShapes'> => ({
+  parameters: () => ({}),
+  buffers: () => ({}),
+  withTensors: (layer) => layer,
+  outputShape: (_layer, input) => input,
+  inputSteps: (_layer, steps) => steps,
+  tensorShapes: () => ({}),
+})
 
 /** The float tensor an activation must be for layers that take no token ids. */
 export const floatInput = (x: Activation, kind: string): Tensor => {

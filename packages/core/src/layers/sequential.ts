@@ -13,6 +13,7 @@ import type { Kernels } from '../kernels/kernels.js'
 import { MAX_DESCRIPTION_DEPTH, MAX_LAYERS, MAX_PARAMETERS } from '../limits.js'
 import { size, type Tensor } from '../tensor.js'
 import { type BatchNorm1d, type BatchNormDescription, batchNormOps } from './batchnorm.js'
+import { type Dropout, type DropoutDescription, dropoutOps } from './dropout.js'
 import { type Embedding, type EmbeddingDescription, embeddingOps } from './embedding.js'
 import { type FlattenConsecutive, type FlattenDescription, flattenOps } from './flatten.js'
 import type { Activation, Backward, Forward, LayerOps, Mode, Named, Packing, SequencePass, TensorShapes } from './layer.js'
@@ -30,7 +31,7 @@ export interface Sequential {
 }
 
 /** Every layer kind. */
-export type Layer = Embedding | FlattenConsecutive | Linear | BatchNorm1d | Tanh | Sequential | Residual | Skip
+export type Layer = Embedding | FlattenConsecutive | Linear | BatchNorm1d | Tanh | Dropout | Sequential | Residual | Skip
 
 export interface SequentialDescription {
   readonly kind: 'sequential'
@@ -40,8 +41,8 @@ export interface SequentialDescription {
 
 /** The description of every layer kind: its kind and sizes, without tensors (JSON). */
 export type LayerDescription =
-  | EmbeddingDescription | FlattenDescription | LinearDescription | BatchNormDescription | TanhDescription | SequentialDescription
-  | ResidualDescription | SkipDescription
+  | EmbeddingDescription | FlattenDescription | LinearDescription | BatchNormDescription | TanhDescription | DropoutDescription
+  | SequentialDescription | ResidualDescription | SkipDescription
 
 /** The description type of a layer type. */
 export type DescriptionOf<L extends Layer> = Extract<LayerDescription, { readonly kind: L['kind'] }>
@@ -239,6 +240,7 @@ export const layerOps: OpsRecord = {
   linear: linearOps,
   batchnorm: batchNormOps,
   tanh: tanhOps,
+  dropout: dropoutOps,
   sequential: sequentialOps,
   residual: residualOps(dispatch),
   skip: skipOps(dispatch),

@@ -3,7 +3,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { tensor } from '../tensor.js'
 import type { Tensor } from '../tensor.js'
 import type { LayerOps } from './layer.js'
-import { descriptionFields, floatInput } from './layer.js'
+import { descriptionFields, elementwiseOps, floatInput } from './layer.js'
 
 export interface Tanh {
   readonly kind: 'tanh'
@@ -34,13 +34,8 @@ export const tanhOps: LayerOps<Tanh, TanhTape, TanhDescription> = {
     return { dx: tensor(dy.shape, dx), grads: {} }
   },
 
-  parameters: () => ({}),
-  buffers: () => ({}),
-  withTensors: (layer) => layer,
-  outputShape: (_layer, input) => input,
-  inputSteps: (_layer, steps) => steps,
+  ...elementwiseOps<Tanh, TanhDescription>(),
   describe: () => ({ kind: 'tanh' }),
   parse: (json) => E.map(() => ({ kind: 'tanh' as const }))(descriptionFields(json, 'tanh', [])),
-  tensorShapes: () => ({}),
   build: () => tanh(),
 }

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check'
 import {
-  batchNorm1d, embedding, flattenConsecutive, linear, sequential, tanh, withTensors,
+  batchNorm1d, dropout, embedding, flattenConsecutive, linear, sequential, tanh, withTensors,
   type Activation, type IndexTensor, type Layer, type Mode, type Sequential,
 } from '../../src/index.js'
 import { randomTensor } from './gradcheck.js'
@@ -26,11 +26,13 @@ export const ids = (values: readonly number[], shape: readonly number[]): IndexT
 type Block =
   | { readonly op: 'dense'; readonly width: number; readonly bias: boolean }
   | { readonly op: 'norm'; readonly width: number }
+  | { readonly op: 'dropout'; readonly p: number }
   | { readonly op: 'batchnorm' | 'tanh' | 'flatten' }
 
 const block: fc.Arbitrary<Block> = fc.oneof(
   fc.record({ op: fc.constant('dense' as const), width: fc.integer({ min: 2, max: 5 }), bias: fc.boolean() }),
   fc.record({ op: fc.constant('norm' as const), width: fc.integer({ min: 2, max: 5 }) }),
+  fc.record({ op: fc.constant('dropout' as const), p: fc.constantFrom(0, 0.25, 0.5) }),
   fc.record({ op: fc.constantFrom('batchnorm' as const, 'tanh' as const, 'flatten' as const) }),
 )
 
@@ -64,6 +66,8 @@ const build = (blocks: readonly Block[], t: number, c: number, s: number): { lay
       layers.push(norm(seed), tanh())
     } else if (b.op === 'tanh') {
       layers.push(tanh())
+    } else if (b.op === 'dropout') {
+      layers.push(tanh(), dropout(b.p, i))
     } else if (b.op === 'flatten' && time > 1) {
       layers.push(flattenConsecutive(2))
       time = time === 2 ? 0 : time / 2
@@ -91,10 +95,10 @@ export const stackCase: fc.Arbitrary<StackCase> = fc
     blocks: fc.array(block, { maxLength: 5 }),
     classes: fc.integer({ min: 4, max: 6 }),
     embed: fc.boolean(),
-    mode: fc.constantFrom<Mode>('train', 'eval'),
+    training: fc.boolean(),
     s: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
   })
-  .map(({ b, t, c, blocks, classes, embed, mode, s }) => {
+  .map(({ b, t, c, blocks, classes, embed, training, s }) => {
     const front: Layer[] = embed ? [embedding(randomTensor(s, [classes + 1, c]))] : []
     const body = build(blocks, t, c, s + 1)
     // Flatten what remains of the time axis so the head sees (B, C).
@@ -107,6 +111,8 @@ export const stackCase: fc.Arbitrary<StackCase> = fc
       ? ids(Array.from({ length: b * t }, (_, j) => (s + Math.floor(j / t) + 2 * (j % t)) % (classes + 1)), [b, t])
       : randomTensor(s + 4, [b, t, c])
     const targets = ids(Array.from({ length: b }, (_, i) => (s + i) % classes), [b])
+    // Training takes a step's seed, which the dropout layers draw their masks from.
+    const mode: Mode = training ? { seed: ids([s], [1]) } : 'eval'
     return { stack: toFloat64Layer(sequential([...front, ...body.layers, ...tail, head])), x, targets, mode }
   })
 
