@@ -111,11 +111,9 @@ describe('layer descriptions from untrusted JSON', () => {
 
   it('an unknown or missing kind names the kinds there are', () => {
     const known = 'embedding, flatten, linear, batchnorm, tanh, dropout, sequential, residual, skip'
-    const message = left({ kind: 'conv' })
-    expect(message.startsWith('unknown layer kind "conv" (known: ')).toBe(true)
-    for (const kind of known.split(', ')) expect(message).toContain(kind)
+    expect(left({ kind: 'conv' })).toBe(`unknown layer kind "conv" (known: ${known})`)
     // A kind that only converts to a known one is not it.
-    expect(left({ kind: ['tanh'] })).toMatch(/^unknown layer kind \["tanh"\] \(known: /)
+    expect(left({ kind: ['tanh'] })).toBe(`unknown layer kind ["tanh"] (known: ${known})`)
     expect(left({})).toMatch(/^unknown layer kind null \(known: /)
     expect(left(null)).toMatch(/^unknown layer kind null \(known: /)
     expect(left({ kind: 'toString' })).toMatch(/^unknown layer kind "toString" \(known: /)
