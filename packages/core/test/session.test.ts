@@ -309,9 +309,20 @@ describe('one whole training step on wasm matches js', () => {
         seed: fc.nat(),
       }).map(flatMlp),
     )
+    // A batch of one or two distinct contexts is left out: batch normalisation
+    // maps two values of a column to ±1 whatever they are, so the true gradient
+    // of everything below it is ~eps-small and both backends return rounding
+    // noise (seen: a one-character MLP of vocabulary 3, contexts 1 1 2 1 2).
+    const distinctContexts = (batch: Batch): number => {
+      const [size, field] = batch.contexts.shape as [number, number]
+      return new Set(Array.from({ length: size }, (_, i) => batch.contexts.data.subarray(i * field, (i + 1) * field).join())).size
+    }
     fc.assert(
-      fc.property(sized, fc.integer({ min: 4, max: 43 }), fc.nat(), (model, size, seed) =>
-        expectAgreement(model, batches(model, size, 1, seed)[0]!, 2 ** -10)),
+      fc.property(sized, fc.integer({ min: 4, max: 43 }), fc.nat(), (model, size, seed) => {
+        const batch = batches(model, size, 1, seed)[0]!
+        fc.pre(distinctContexts(batch) >= 3)
+        expectAgreement(model, batch, 2 ** -10)
+      }),
       { numRuns: 60 },
     )
   })
