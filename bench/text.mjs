@@ -79,13 +79,13 @@ const theirs = (levels, connections) => {
   return { ms: field('ms_per_1000_chars'), bits: field('val_bits_per_char'), parameters: field('params') }
 }
 
-const ceiling = multiplyAddCeiling()
 console.log(`running text: the built-in speeches, ${steps} steps of 16 windows × 128 characters, embedding 24, hidden 128${torch ? '' : ' (no torch: ours only)'}`)
-console.log(`our f32x4 tile's ceiling: ${ceiling.toFixed(1)} GFLOP/s, one thread; products floor = a step's matrix products at that ceiling`)
+console.log("ceiling: our f32x4 tile's, measured just before the row's runs (one thread); products floor: a step's matrix products at that ceiling")
 console.log('levels  connections      params  ours ms/1k chars  val bits/char   torch ms/1k chars  val bits/char   time ratio  bits difference   '
-  + 'GFLOP/step  products floor ms/1k  ours GFLOP/s  torch GFLOP/s')
+  + 'GFLOP/step  ceiling GFLOP/s  products floor ms/1k  ours GFLOP/s  torch GFLOP/s')
 for (const levels of options.levels.split(',').map(Number)) {
   for (const connections of options.plain ? [[], ['--residual', '--skip']] : [['--residual', '--skip']]) {
+    const ceiling = multiplyAddCeiling()
     const a = ours(levels, connections)
     const b = torch ? theirs(levels, connections) : undefined
     const step = stepFlops(levels, connections)
@@ -98,7 +98,7 @@ for (const levels of options.levels.split(',').map(Number)) {
     // GFLOP/s from ms per 1,000 characters: flops per character / µs per character.
     const rate = (ms) => (step.flops / CHARS_PER_STEP) / (ms * 1e3)
     const floor = (1e3 * step.flops / CHARS_PER_STEP) / (ceiling * 1e9) * 1e3
-    cells.push((step.flops / 1e9).toFixed(2).padStart(13), floor.toFixed(1).padStart(21), rate(a.ms).toFixed(1).padStart(13))
+    cells.push((step.flops / 1e9).toFixed(2).padStart(13), ceiling.toFixed(1).padStart(16), floor.toFixed(1).padStart(21), rate(a.ms).toFixed(1).padStart(13))
     if (b !== undefined) cells.push(rate(b.ms).toFixed(1).padStart(14))
     console.log(cells.join(' '))
   }
