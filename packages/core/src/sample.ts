@@ -3,6 +3,7 @@
  * mode, with temperature, top-k, an optional prefix and a maximum length.
  */
 import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
 import { BOUNDARY, encode, type UnknownCharacter, type Vocabulary } from './data.js'
 import type { Kernels } from './kernels/kernels.js'
 import { cachedGenerator, type Generator, naiveGenerator } from './generate.js'
@@ -64,26 +65,31 @@ const draw = (draws: Draws, probs: Float64Array): number => {
 export const sampleWords = (
   kernels: Kernels, model: Model, vocab: Vocabulary, rng: Rng, count: number, options: SampleOptions = {},
 ): E.Either<UnknownCharacter, [string[], Rng]> => {
-  const temperature = options.temperature ?? 1
-  const topK = options.topK ?? vocab.symbols.length
   const maxLength = options.maxLength ?? 64
-  if (!(temperature > 0)) throw new RangeError(`temperature must be positive, got ${temperature}`)
-  if (!(Number.isInteger(topK) && topK >= 1)) throw new RangeError(`top-k must be a positive integer, got ${topK}`)
-  const prefix = encode(vocab, options.prefix ?? '')
-  if (E.isLeft(prefix)) return prefix
-  const vocabSize = vocab.symbols.length
-  const make = options.naive === true ? naiveGenerator : cachedGenerator
   // Rows in chunks sized to the receptive field, the same either way, so that deep models stay within memory.
   const chunk = Math.max(1, Math.floor(GENERATION_CHUNK_TOKENS / receptiveField(model)))
-  return E.right(drawWith(rng, (draws) => {
-    const words: number[][] = []
-    for (let first = 0; first < count; first += chunk) {
-      const rows = Math.min(chunk, count - first)
-      words.push(...kernels.scope(() => generate(make(kernels, model, rows), rows, prefix.right, maxLength, (logits) =>
-        draw(draws, nextDistribution(logits, temperature, topK)))))
-    }
-    return words.map((ids) => ids.map((id) => vocab.symbols[id]!).join(''))
-  }))
+  return pipe(
+    settingsOf(vocab, options),
+    E.map(({ temperature, topK, prefix, make }) => drawWith(rng, (draws) => {
+      const words: number[][] = []
+      for (let first = 0; first < count; first += chunk) {
+        const rows = Math.min(chunk, count - first)
+        words.push(...kernels.scope(() => generate(make(kernels, model, rows), rows, prefix, maxLength, (logits) =>
+          draw(draws, nextDistribution(logits, temperature, topK)))))
+      }
+      return words.map((ids) => ids.map((id) => vocab.symbols[id]!).join(''))
+    })),
+  )
+}
+
+/** The options both samplers share, checked: a bad temperature or top-k throws, a prefix outside the vocabulary is the error returned. */
+const settingsOf = (vocab: Vocabulary, options: Omit<SampleOptions, 'maxLength'>) => {
+  const temperature = options.temperature ?? 1
+  const topK = options.topK ?? vocab.symbols.length
+  if (!(temperature > 0)) throw new RangeError(`temperature must be positive, got ${temperature}`)
+  if (!(Number.isInteger(topK) && topK >= 1)) throw new RangeError(`top-k must be a positive integer, got ${topK}`)
+  const make = options.naive === true ? naiveGenerator : cachedGenerator
+  return E.map((prefix: Int32Array) => ({ temperature, topK, prefix, make }))(encode(vocab, options.prefix ?? ''))
 }
 
 /** Characters `sampleText` gives `emit` at a time, at most. */
@@ -99,35 +105,30 @@ const TEXT_PIECE = 64
  */
 export const sampleText = (
   kernels: Kernels, model: Model, vocab: Vocabulary, rng: Rng, chars: number, options: Omit<SampleOptions, 'maxLength'>, emit: (text: string) => void,
-): E.Either<UnknownCharacter, Rng> => {
-  const temperature = options.temperature ?? 1
-  const topK = options.topK ?? vocab.symbols.length
-  if (!(temperature > 0)) throw new RangeError(`temperature must be positive, got ${temperature}`)
-  if (!(Number.isInteger(topK) && topK >= 1)) throw new RangeError(`top-k must be a positive integer, got ${topK}`)
-  const prefix = encode(vocab, options.prefix ?? '')
-  if (E.isLeft(prefix)) return prefix
-  const make = options.naive === true ? naiveGenerator : cachedGenerator
-  return E.right(drawWith(rng, (draws) => kernels.scope(() => {
-    const generator = make(kernels, model, 1)
-    const row = [0]
-    for (const id of prefix.right) generator.push(row, Int32Array.of(id))
-    let pending = ''
-    for (let i = 0; i < chars; i++) {
-      const logits = generator.logits(row)
-      // The passage is one document: never the boundary, which a model trained on documents each after a run of R
-      // boundary tokens expects after boundary tokens nearly always (R − 1 times of R), and at a document's end.
-      logits[BOUNDARY] = Number.NEGATIVE_INFINITY
-      const id = draw(draws, nextDistribution(logits, temperature, topK))
-      pending += vocab.symbols[id]!
-      if (pending.length >= TEXT_PIECE) {
-        emit(pending)
-        pending = ''
+): E.Either<UnknownCharacter, Rng> =>
+  pipe(
+    settingsOf(vocab, options),
+    E.map(({ temperature, topK, prefix, make }) => drawWith(rng, (draws) => kernels.scope(() => {
+      const generator = make(kernels, model, 1)
+      const row = [0]
+      for (const id of prefix) generator.push(row, Int32Array.of(id))
+      let pending = ''
+      for (let i = 0; i < chars; i++) {
+        const logits = generator.logits(row)
+        // The passage is one document: never the boundary, which a model trained on documents each after a run of R
+        // boundary tokens expects after boundary tokens nearly always (R − 1 times of R), and at a document's end.
+        logits[BOUNDARY] = Number.NEGATIVE_INFINITY
+        const id = draw(draws, nextDistribution(logits, temperature, topK))
+        pending += vocab.symbols[id]!
+        if (pending.length >= TEXT_PIECE) {
+          emit(pending)
+          pending = ''
+        }
+        generator.push(row, Int32Array.of(id))
       }
-      generator.push(row, Int32Array.of(id))
-    }
-    if (pending !== '') emit(pending)
-  }))[1])
-}
+      if (pending !== '') emit(pending)
+    }))[1]),
+  )
 
 /** Context tokens of the rows generated together, at most: rows = this / R (at least 1). */
 const GENERATION_CHUNK_TOKENS = 1 << 16

@@ -190,6 +190,7 @@ describe('sampling running text', () => {
         const passage = cached.join('')
         expect([...passage].length).toBe(chars)
         expect(cached.slice(0, -1).every((piece) => piece.length === 64)).toBe(true)
+        expect(cached).toHaveLength(Math.ceil(chars / 64))
         expect(passage.includes('.')).toBe(false)
       }),
       { numRuns: 30 },
@@ -199,6 +200,17 @@ describe('sampling running text', () => {
     // (Nearly greedy draws: an untrained model's logits differ little from context to context.)
     const greedy = (prefix: string) => text(model, 5, 150, { prefix, temperature: 1e-4 }).join('')
     expect(greedy('abc')).not.toEqual(greedy('hhh'))
+  })
+
+  it('emits whole pieces of 64 characters and no empty one, and refuses what sampleWords refuses', () => {
+    const model = wavenet({ vocab: vocab.symbols.length, levels: 2, embedding: 3, hidden: 5, seed: 4 })
+    expect(text(model, 1, 128).map((piece) => piece.length)).toEqual([64, 64])
+    expect(text(model, 1, 129).map((piece) => piece.length)).toEqual([64, 64, 1])
+    expect(text(model, 1, 0)).toEqual([])
+    const emit = () => undefined
+    expect(() => sampleText(k, model, vocab, seeded(1), 5, { temperature: 0 }, emit)).toThrow(new RangeError('temperature must be positive, got 0'))
+    expect(() => sampleText(k, model, vocab, seeded(1), 5, { topK: 0 }, emit)).toThrow(new RangeError('top-k must be a positive integer, got 0'))
+    expect(sampleText(k, model, vocab, seeded(1), 5, { prefix: 'abz' }, emit)).toEqual({ _tag: 'Left', left: { kind: 'unknown-character', character: 'z', word: 0, position: 2 } })
   })
 
   it('never ends the passage: the boundary is not drawn, though the model all but always expects it', () => {
