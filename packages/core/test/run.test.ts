@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import {
   buildVocabulary, dataDigest, dataGenerator, digestText, distinctLowerCase, examples, exampleSteps, LR_DECAY_AT, minibatch, optimizerConfig, pureSession,
   pureWordsSession, RECIPES, referenceKernels, seeded, sgd, shuffleSplit, split, splitRunWords, trainableParameters, wavenet, wordBatch,
-  stepSeed, wordSteps,
+  pureWindowsSession, receptiveField, stepSeed, textStream, windowBatch, windowSteps, wordSteps,
 } from '../src/index.js'
 
 const words = ['emma', 'olivia', 'ava', 'isabella', 'sophia', 'mia', 'amelia', 'harper', 'evelyn', 'abigail']
@@ -45,6 +45,13 @@ describe('run', () => {
     const [wordsBatch, wordsAfter] = wordBatch(rng, ids, 20)
     expect(wordsNext).toEqual(wordsAfter)
     expect(wordsLoss).toBe(pureWordsSession(referenceKernels, model, optimizer, state).step(wordsBatch))
+
+    const field = receptiveField(model)
+    const stream = textStream(ids, field)
+    const [windowsLoss, windowsNext] = windowSteps(pureWindowsSession(referenceKernels, model, optimizer, state), model, stream, field, 5, 3)(rng)
+    const [windowsBatch, windowsAfter] = windowBatch(rng, stream, field, 5, 3)
+    expect(windowsNext).toEqual(windowsAfter)
+    expect(windowsLoss).toBe(pureWindowsSession(referenceKernels, model, optimizer, state).step(windowsBatch))
   })
 
   it("with dropout, draws the step's seed after the batch from the same generator", () => {
@@ -62,8 +69,11 @@ describe('run', () => {
   })
 
   it('digests the words as 16 hexadecimal digits of the SHA-256 of the training words, a NUL and the validation words', () => {
-    const [train, val] = [['ava', 'émile'], ['mia']]
-    const sha = createHash('sha256').update('ava\némile').update('\0').update('mia').digest()
+    // Two validation words, so that their separator counts too, and a digest with a byte below 0x10 among its first 8 (0x05), so that
+    // every byte's two digits count.
+    const [train, val] = [['ava', 'émile'], ['mia', 'zoee']]
+    const sha = createHash('sha256').update('ava\némile').update('\0').update('mia\nzoee').digest()
+    expect(sha.subarray(0, 8).some((byte) => byte < 0x10)).toBe(true)
     expect(dataDigest(createHash('sha256').update(digestText(train, val)).digest())).toBe(sha.toString('hex').slice(0, 16))
   })
 })
