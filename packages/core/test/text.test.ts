@@ -169,6 +169,17 @@ describe('running text as data', () => {
     expect(split.train).not.toContain('doc8')
     const few = splitDocuments(['abcdefghij', 'klmnopqrstuvwxyzABCD', 'é'])
     expect(few).toEqual({ train: ['abcdefghi', 'klmnopqrstuvwxyzAB', ''], val: ['j', 'CD', 'é'], test: [] })
+    // An empty document gives no empty validation text; exactly ten documents are split by index.
+    expect(splitDocuments(['abcdefghij', '']).val).toEqual(['j'])
+    expect(splitDocuments(docs.slice(0, 10))).toEqual({ train: docs.slice(0, 8), val: ['doc9'], test: ['doc8'] })
+  })
+
+  it('refuses a stream with no room for one window and the target after it', () => {
+    const [field, window] = [4, 3]
+    const width = field - 1 + window
+    expect(() => windowBatch(seeded(1), new Int32Array(width), field, window, 1))
+      .toThrow(new RangeError(`a stream of ${width} tokens is too short for windows of ${width} tokens and their targets`))
+    expect(windowBatch(seeded(1), Int32Array.from({ length: width + 1 }, (_, i) => i), field, window, 1)[0].targets).toEqual(Int32Array.of(4, 5, 6))
   })
 })
 
