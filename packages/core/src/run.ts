@@ -81,15 +81,21 @@ export type Advance = (rng: Rng) => readonly [number, Rng]
  * Steps of `session`, training `model`, on minibatches of `size` examples drawn uniformly with replacement (`minibatch`), each
  * followed by the step's dropout seed when the model has dropout layers (`withStepSeed`).
  */
-export const exampleSteps = (session: TrainingSession, model: Model, data: Examples, size: number): Advance => (rng) => {
-  const [batch, next] = withStepSeed(model, minibatch(rng, data, size))
-  return [session.step(batch), next]
+export const exampleSteps = (session: TrainingSession, model: Model, data: Examples, size: number): Advance => {
+  const seeded = withStepSeed(model)
+  return (rng) => {
+    const [batch, next] = seeded(minibatch(rng, data, size))
+    return [session.step(batch), next]
+  }
 }
 
 /** Steps of `session`, training `model`, in the sequence view, on whole words filling `budget` outputs (`wordBatch`), seeded as `exampleSteps`'s. */
-export const wordSteps = (session: TrainingSession<WordBatch>, model: Model, words: readonly Int32Array[], budget: number): Advance => (rng) => {
-  const [batch, next] = withStepSeed(model, wordBatch(rng, words, budget))
-  return [session.step(batch), next]
+export const wordSteps = (session: TrainingSession<WordBatch>, model: Model, words: readonly Int32Array[], budget: number): Advance => {
+  const seeded = withStepSeed(model)
+  return (rng) => {
+    const [batch, next] = seeded(wordBatch(rng, words, budget))
+    return [session.step(batch), next]
+  }
 }
 
 /**
@@ -98,9 +104,12 @@ export const wordSteps = (session: TrainingSession<WordBatch>, model: Model, wor
  */
 export const windowSteps = (
   session: TrainingSession<WindowBatch>, model: Model, stream: Int32Array, field: number, window: number, count: number,
-): Advance => (rng) => {
-  const [batch, next] = withStepSeed(model, windowBatch(rng, stream, field, window, count))
-  return [session.step(batch), next]
+): Advance => {
+  const seeded = withStepSeed(model)
+  return (rng) => {
+    const [batch, next] = seeded(windowBatch(rng, stream, field, window, count))
+    return [session.step(batch), next]
+  }
 }
 
 /**

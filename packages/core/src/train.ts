@@ -46,17 +46,20 @@ export const gradients = (kernels: Kernels, model: Model, batch: Batch): Gradien
 export const stepSeed = (rng: Rng): [IndexTensor, Rng] => drawWith(rng, (draws) => indices([1], Int32Array.of(draws.uint32() >>> 1)))
 
 /**
- * A batch and the generator after drawing it, given the step's dropout seed
- * drawn next from that generator when the model has dropout layers. Without
- * them nothing more is drawn, so such runs draw exactly as they always did.
- * The seed comes from the run's generator, which a checkpoint keeps: a
- * resumed run draws the same masks.
+ * For `model`, a function of a batch and the generator after drawing it
+ * that gives the batch the step's dropout seed, drawn next from that
+ * generator, when the model has dropout layers (asked once, not per step).
+ * Without them nothing more is drawn, so such runs draw exactly as they
+ * always did. The seed comes from the run's generator, which a checkpoint
+ * keeps: a resumed run draws the same masks.
  */
-export const withStepSeed = <B extends { readonly seed?: IndexTensor }>(model: Model, [batch, rng]: readonly [B, Rng]): [B, Rng] => {
-  if (!hasDropout(model)) return [batch, rng]
-  const [seed, next] = stepSeed(rng)
-  return [{ ...batch, seed }, next]
-}
+export const withStepSeed = (model: Model): (<B extends { readonly seed?: IndexTensor }>(drawn: readonly [B, Rng]) => [B, Rng]) =>
+  hasDropout(model)
+    ? ([batch, rng]) => {
+      const [seed, next] = stepSeed(rng)
+      return [{ ...batch, seed }, next]
+    }
+    : ([batch, rng]) => [batch, rng]
 
 /** A pure training step from a way to compute the gradients: one optimizer update, its working memory reclaimed as it returns. */
 const stepWith = <B>(compute: (kernels: Kernels, model: Model, batch: B) => Gradients) =>

@@ -5,18 +5,10 @@
  * value it returns.
  */
 import { describe, expect, it } from 'vitest'
-import { createWasmKernels } from '../src/index.js'
 import { compile, workspace } from '../src/compiled.js'
 import { alignUp } from '../src/kernels/wasm-arena.js'
-import { wasmInternals } from '../src/kernels/wasm.js'
+import { arena, owned, wasm } from './support/wasm.js'
 
-const wasm = createWasmKernels()!
-const arena = wasmInternals(wasm)!.arena
-const owned = (values: number[]): Float32Array => {
-  const view = wasm.alloc(new Float32Array(0), values.length)
-  view.set(values)
-  return view
-}
 const own = (sizes: readonly number[]): number[] => sizes.map((bytes) => arena.reserveMovable(bytes))
 
 describe('workspace', () => {

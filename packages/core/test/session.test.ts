@@ -184,12 +184,12 @@ describe('withStepSeed', () => {
     const dropped = wavenet({ vocab: 5, levels: 1, embedding: 2, hidden: 3, dropout: 0.1, seed: 1 })
     const batch: WordBatch = { words: [Int32Array.of(1, 2)] }
     const rng = seeded(9)
-    expect(withStepSeed(plain, [batch, rng])).toEqual([batch, rng])
-    const [seededBatch, next] = withStepSeed(dropped, [batch, rng])
+    expect(withStepSeed(plain)([batch, rng])).toEqual([batch, rng])
+    const [seededBatch, next] = withStepSeed(dropped)([batch, rng])
     expect(seededBatch.words).toBe(batch.words)
     expect(next).not.toEqual(rng)
     expect(seededBatch.seed!.data[0]).toBeGreaterThanOrEqual(0)
-    expect(withStepSeed(dropped, [batch, rng])).toEqual([seededBatch, next])
+    expect(withStepSeed(dropped)([batch, rng])).toEqual([seededBatch, next])
   })
 })
 

@@ -5,20 +5,11 @@
  * and what it computes (the reference kernels' values).
  */
 import { describe, expect, it } from 'vitest'
-import { createWasmKernels, referenceKernels as ref, type WasmKernels } from '../src/index.js'
+import { referenceKernels as ref, type WasmKernels } from '../src/index.js'
 import { compileProgram } from '../src/kernels/wasm-program.js'
 import { wasmInternals } from '../src/kernels/wasm.js'
 import { recorder } from '../src/trace.js'
-
-const wasm = createWasmKernels()!
-const arena = wasmInternals(wasm)!.arena
-
-/** Values in the kernels' memory (compiled calls read nothing outside it). */
-const owned = (values: number[]): Float32Array => {
-  const view = wasm.alloc(new Float32Array(0), values.length)
-  view.set(values)
-  return view
-}
+import { arena, owned, wasm } from './support/wasm.js'
 
 /** Compiles what `record` records; returns the kernels each compiled call runs and the sizes of the buffers it places. */
 const plan = (record: (k: ReturnType<typeof recorder>['kernels']) => Map<ArrayBufferView, ArrayBufferView>) => {
