@@ -109,4 +109,22 @@ describe('reference kernels', () => {
     k.matmul(2, 2, 3, a, false, b, false, over, true)
     over.forEach((x, i) => expect(x).toBeCloseTo(2 * product[i]!, 5))
   })
+
+  it('read no more rows or ids than they are asked for, from inputs longer than that', () => {
+    // Buffers are reused, so inputs are often longer than the call's count: a
+    // row past `rows`, or an id past `count`, must be neither read nor written.
+    const [rows, cols] = [3, 4]
+    const strided = guarded(rows * cols + 3)
+    k.addStrided(values((rows + 1) * 2), 2, 0, strided, cols, 2, rows, 2, true)
+    expect(strided[rows * cols + 3]).toBe(SENTINEL)
+    expect(Array.from(strided.subarray(rows * cols, rows * cols + 3))).toEqual([0, 0, 0])
+    const table = guarded(rows * cols)
+    k.scatterRows(values(3 * cols), Int32Array.of(2, 0, rows), table, 2, cols, rows)
+    expect(table[rows * cols]).toBe(SENTINEL)
+    expect(Array.from(table.subarray(cols, 2 * cols))).toEqual([0, 0, 0, 0])
+  })
+
+  it('are the backend called js, the name --backend takes and checkpoints record', () => {
+    expect(k.name).toBe('js')
+  })
 })
